@@ -14,3 +14,4 @@ pub mod flows;
 pub mod nn;
 pub(crate) mod tensor_ops;
 pub mod train;
+pub mod persist;
