@@ -69,31 +69,17 @@ pub type Result<T> = std::result::Result<T, Error>;
 
 impl Error {
     /// Shorthand for [`Error::Shape`].
-    pub fn shape(
-        context: impl Into<String>,
-        expected: impl Into<String>,
-        got: impl Into<String>,
-    ) -> Self {
-        Error::Shape {
-            context: context.into(),
-            expected: expected.into(),
-            got: got.into(),
-        }
+    pub fn shape(context: impl Into<String>, expected: impl Into<String>, got: impl Into<String>) -> Self {
+        Error::Shape { context: context.into(), expected: expected.into(), got: got.into() }
     }
 
     /// Shorthand for [`Error::Io`].
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        Error::Io {
-            path: path.into(),
-            source,
-        }
+        Error::Io { path: path.into(), source }
     }
 
     /// Shorthand for [`Error::Parse`].
     pub fn parse(path: impl Into<PathBuf>, message: impl Into<String>) -> Self {
-        Error::Parse {
-            path: path.into(),
-            message: message.into(),
-        }
+        Error::Parse { path: path.into(), message: message.into() }
     }
 }

@@ -3,15 +3,16 @@
 //! Simulation-based inference (SBI) and Bayesian optimal experimental design (BOED) in Rust.
 //!
 //! Data flows one way: prior ([`distributions`]) → simulator ([`simulators`]) → dataset
-//! ([`data`], [`io`]) → estimator ([`flows`], trained by [`train`]) → posterior ([`inference`]) →
-//! diagnostics ([`diagnostics`]).
+//! ([`io`]) → estimator ([`flows`], trained by [`train`]) → posterior → diagnostics.
 
+pub mod distributions;
 pub mod error;
-pub mod rng;
-
-pub use error::{Error, Result};
 pub mod flows;
+pub mod io;
 pub mod nn;
+pub mod rng;
+pub mod simulators;
 pub(crate) mod tensor_ops;
 pub mod train;
-pub mod persist;
+
+pub use error::{Error, Result};

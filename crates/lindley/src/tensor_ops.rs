@@ -39,11 +39,7 @@ pub fn logsumexp_last<const D: usize>(x: Tensor<D>) -> Tensor<D> {
 /// Log-density of a standard normal, summed over the last dimension: −½‖z‖² − (d/2)·log 2π.
 pub fn standard_normal_log_prob(z: Tensor<2>) -> Tensor<1> {
     let dim = z.dims()[1] as f64;
-    z.square()
-        .sum_dim(1)
-        .squeeze_dim::<1>(1)
-        .mul_scalar(-0.5)
-        .sub_scalar(dim * HALF_LOG_TWO_PI)
+    z.square().sum_dim(1).squeeze_dim::<1>(1).mul_scalar(-0.5).sub_scalar(dim * HALF_LOG_TWO_PI)
 }
 
 /// Upload a row-major `f64` matrix as an `f32` tensor `[rows, cols]`.
@@ -63,10 +59,7 @@ pub fn tensor_to_matrix(t: Tensor<2>) -> Array2<f64> {
 
 /// Download any float tensor as a flat `Vec<f32>` in row-major order.
 pub fn tensor_to_vec<const D: usize>(t: Tensor<D>) -> Vec<f32> {
-    t.into_data()
-        .convert::<f32>()
-        .try_into_vec::<f32>()
-        .expect("a float tensor converts to f32")
+    t.into_data().convert::<f32>().try_into_vec::<f32>().expect("a float tensor converts to f32")
 }
 
 /// A 1-D float tensor from a slice.
@@ -101,7 +94,8 @@ mod tests {
 
     #[test]
     fn logsumexp_and_softmax_are_consistent() {
-        let x = Tensor::<2>::from_data(TensorData::new(vec![1.0f32, 2.0, 3.0, 1000.0, 1000.0, 1000.0], [2, 3]), &device());
+        let x =
+            Tensor::<2>::from_data(TensorData::new(vec![1.0f32, 2.0, 3.0, 1000.0, 1000.0, 1000.0], [2, 3]), &device());
         let lse = tensor_to_vec(logsumexp_last(x.clone()));
         assert!((lse[0] as f64 - (1f64.exp() + 2f64.exp() + 3f64.exp()).ln()).abs() < 1e-5);
         assert!((lse[1] as f64 - (1000.0 + 3f64.ln())).abs() < 1e-3);

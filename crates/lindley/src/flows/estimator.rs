@@ -66,7 +66,13 @@ pub struct ConditionalEstimator {
 
 impl ConditionalEstimator {
     /// An untrained estimator for inputs and contexts standardised by the given statistics.
-    pub fn new(config: &EstimatorConfig, input: Standardizer, context: Standardizer, rng: &mut LindleyRng, device: &Device) -> Self {
+    pub fn new(
+        config: &EstimatorConfig,
+        input: Standardizer,
+        context: Standardizer,
+        rng: &mut LindleyRng,
+        device: &Device,
+    ) -> Self {
         let embedding = embedding_net(config, context.dim(), rng, device);
         let features = if config.embedding_features > 0 && embedding.is_some() {
             config.embedding_features

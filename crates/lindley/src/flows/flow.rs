@@ -82,11 +82,8 @@ impl Flow {
         let layers = (0..transforms)
             .map(|l| match kind {
                 LayerKind::Coupling { blocks } => {
-                    let (transformed, identity): (Vec<usize>, Vec<usize>) = if dim == 1 {
-                        (vec![0], vec![])
-                    } else {
-                        (0..dim).partition(|i| (i + l) % 2 == 0)
-                    };
+                    let (transformed, identity): (Vec<usize>, Vec<usize>) =
+                        if dim == 1 { (vec![0], vec![]) } else { (0..dim).partition(|i| (i + l) % 2 == 0) };
                     let net = ResidualNet::new(
                         identity.len() + context,
                         hidden,
@@ -99,10 +96,13 @@ impl Flow {
                     FlowLayer { conditioner: Conditioner::Coupling(net), transformed, identity }
                 }
                 LayerKind::Autoregressive => {
-                    let order: Vec<usize> =
-                        if l % 2 == 0 { (1..=dim).collect() } else { (1..=dim).rev().collect() };
+                    let order: Vec<usize> = if l % 2 == 0 { (1..=dim).collect() } else { (1..=dim).rev().collect() };
                     let made = Made::new(dim, &order, context, &[hidden, hidden], p, output_scale, rng, device);
-                    FlowLayer { conditioner: Conditioner::Autoregressive(made), transformed: (0..dim).collect(), identity: vec![] }
+                    FlowLayer {
+                        conditioner: Conditioner::Autoregressive(made),
+                        transformed: (0..dim).collect(),
+                        identity: vec![],
+                    }
                 }
             })
             .collect();
@@ -167,7 +167,13 @@ impl Flow {
 
 impl FlowLayer {
     /// The layer's map θ → z (`inverse = false`) or z → θ, with its log-det.
-    fn apply(&self, input: Tensor<2>, context: Tensor<2>, transformer: Transformer, inverse: bool) -> (Tensor<2>, Tensor<1>) {
+    fn apply(
+        &self,
+        input: Tensor<2>,
+        context: Tensor<2>,
+        transformer: Transformer,
+        inverse: bool,
+    ) -> (Tensor<2>, Tensor<1>) {
         let batch = input.dims()[0];
         let run = |x: Tensor<2>, params: Tensor<3>| {
             if inverse { transformer.inverse(x, params) } else { transformer.forward(x, params) }
@@ -182,7 +188,11 @@ impl FlowLayer {
                     let fixed = input.select(1, indices(&self.identity, &device));
                     (Tensor::cat(vec![fixed.clone(), context], 1), Some(fixed))
                 };
-                let params = net.forward(conditioner_input).reshape([batch, self.transformed.len(), transformer.params_per_dim()]);
+                let params = net.forward(conditioner_input).reshape([
+                    batch,
+                    self.transformed.len(),
+                    transformer.params_per_dim(),
+                ]);
                 let (moved, logdet) = run(moving, params);
                 let output = match fixed {
                     None => moved,

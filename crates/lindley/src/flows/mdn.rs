@@ -33,7 +33,14 @@ struct MixtureParams {
 
 impl Mdn {
     /// An MDN over `dim` variables conditioned on `context` features.
-    pub fn new(dim: usize, context: usize, components: usize, hidden: usize, rng: &mut LindleyRng, device: &Device) -> Self {
+    pub fn new(
+        dim: usize,
+        context: usize,
+        components: usize,
+        hidden: usize,
+        rng: &mut LindleyRng,
+        device: &Device,
+    ) -> Self {
         let upper = dim * (dim - 1) / 2;
         let outputs = components * (1 + 2 * dim + upper);
         let net = ResidualNet::new(context, hidden, 2, outputs, 1.0, rng, device);
@@ -83,7 +90,8 @@ impl Mdn {
         let p = self.params(context);
         let centred = theta.unsqueeze_dim::<3>(1) - p.means; // [B, K, D]
         let whitened = (p.factors * centred.unsqueeze_dim::<4>(2)).sum_dim(3).squeeze_dim::<3>(3);
-        let component = p.log_det_factors - whitened.square().sum_dim(2).squeeze_dim::<2>(2).mul_scalar(0.5)
+        let component = p.log_det_factors
+            - whitened.square().sum_dim(2).squeeze_dim::<2>(2).mul_scalar(0.5)
             - (self.dim as f64 * HALF_LOG_TWO_PI);
         logsumexp_last(p.log_weights + component).reshape([batch])
     }

@@ -139,7 +139,17 @@ impl DensityEstimator {
         let spline = Transformer::Spline { bins: config.bins, bound: config.tail_bound };
         let coupling = LayerKind::Coupling { blocks: config.blocks };
         let flow = |kind, transformer, transforms, affine, rng: &mut LindleyRng| {
-            DensityEstimator::Flow(Flow::new(dim, context, transforms, kind, transformer, config.hidden, affine, rng, device))
+            DensityEstimator::Flow(Flow::new(
+                dim,
+                context,
+                transforms,
+                kind,
+                transformer,
+                config.hidden,
+                affine,
+                rng,
+                device,
+            ))
         };
         let affine = config.conditional_affine;
         match config.kind {
@@ -148,7 +158,9 @@ impl DensityEstimator {
             EstimatorKind::Maf => flow(LayerKind::Autoregressive, Transformer::Affine, config.transforms, affine, rng),
             EstimatorKind::AffineCoupling => flow(coupling, Transformer::Affine, config.transforms, affine, rng),
             EstimatorKind::Gaussian => flow(coupling, Transformer::Affine, 0, true, rng),
-            EstimatorKind::Mdn => DensityEstimator::Mdn(Mdn::new(dim, context, config.components, config.hidden, rng, device)),
+            EstimatorKind::Mdn => {
+                DensityEstimator::Mdn(Mdn::new(dim, context, config.components, config.hidden, rng, device))
+            }
         }
     }
 }
@@ -176,7 +188,12 @@ pub fn standard_normal(rows: usize, cols: usize, rng: &mut LindleyRng, device: &
 }
 
 /// Build the optional MLP embedding net of a config for `features` raw context features.
-pub(crate) fn embedding_net(config: &EstimatorConfig, features: usize, rng: &mut LindleyRng, device: &Device) -> Option<Mlp> {
+pub(crate) fn embedding_net(
+    config: &EstimatorConfig,
+    features: usize,
+    rng: &mut LindleyRng,
+    device: &Device,
+) -> Option<Mlp> {
     (!config.embedding_hidden.is_empty() || config.embedding_features > 0).then(|| {
         let out = if config.embedding_features > 0 { config.embedding_features } else { features };
         Mlp::new(features, &config.embedding_hidden, out, 1.0, rng, device)

@@ -41,9 +41,11 @@ fn fitted(kind: EstimatorKind) -> ConditionalEstimator {
         &mut seeded(2),
         &device,
     );
-    let train_config = TrainConfig { max_epochs: 40, patience: 40, batch_size: 100, learning_rate: 3e-3, ..Default::default() };
+    let train_config =
+        TrainConfig { max_epochs: 40, patience: 40, batch_size: 100, learning_rate: 3e-3, ..Default::default() };
     let loss = |m: &ConditionalEstimator, v: Tensor<2>, c: Tensor<2>| m.log_prob(v, c).mean().neg();
-    let (model, report) = train(model, theta.view(), context.view(), loss, &train_config, &device, &mut |_| {}).unwrap();
+    let (model, report) =
+        train(model, theta.view(), context.view(), loss, &train_config, &device, &mut |_| {}).unwrap();
     assert!(report.validation_loss.iter().all(|v| v.is_finite()));
     model.valid()
 }
@@ -127,7 +129,11 @@ fn check_change_of_variables(flow: &Flow, kind: EstimatorKind) {
         let log_base: f64 = z[r * d..(r + 1) * d].iter().map(|&v| -0.5 * (v as f64).powi(2)).sum::<f64>()
             - d as f64 * crate::tensor_ops::HALF_LOG_TWO_PI;
         let want = log_base - log_abs_det(jacobian);
-        assert!((log_q[r] as f64 - want).abs() < 2e-2, "{kind:?} row {r}: log q {} vs change of variables {want}", log_q[r]);
+        assert!(
+            (log_q[r] as f64 - want).abs() < 2e-2,
+            "{kind:?} row {r}: log q {} vs change of variables {want}",
+            log_q[r]
+        );
     }
 }
 

@@ -177,8 +177,10 @@ mod tests {
             let ld = tensor_to_vec(ld);
             let ld_inv = tensor_to_vec(ld_inv);
             let h = 1e-2f32;
-            let xp = Tensor::<2>::from_data(TensorData::new(xs.iter().map(|v| v + h).collect::<Vec<_>>(), [n, 1]), &device);
-            let xm = Tensor::<2>::from_data(TensorData::new(xs.iter().map(|v| v - h).collect::<Vec<_>>(), [n, 1]), &device);
+            let xp =
+                Tensor::<2>::from_data(TensorData::new(xs.iter().map(|v| v + h).collect::<Vec<_>>(), [n, 1]), &device);
+            let xm =
+                Tensor::<2>::from_data(TensorData::new(xs.iter().map(|v| v - h).collect::<Vec<_>>(), [n, 1]), &device);
             let yp = tensor_to_vec(transformer.forward(xp, params.clone()).0);
             let ym = tensor_to_vec(transformer.forward(xm, params).0);
             for i in 0..n {

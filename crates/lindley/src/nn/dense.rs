@@ -23,16 +23,10 @@ impl Dense {
     /// A dense layer with uniform ±scale/√inputs initialisation.
     pub fn new(inputs: usize, outputs: usize, scale: f64, rng: &mut LindleyRng, device: &Device) -> Self {
         let bound = scale / (inputs.max(1) as f64).sqrt();
-        let mut uniform = |n: usize| -> Vec<f32> {
-            (0..n).map(|_| rng.random_range(-bound..=bound) as f32).collect()
-        };
+        let mut uniform = |n: usize| -> Vec<f32> { (0..n).map(|_| rng.random_range(-bound..=bound) as f32).collect() };
         let weight = Tensor::from_data(TensorData::new(uniform(inputs * outputs), [inputs, outputs]), device);
         let bias = Tensor::from_data(TensorData::new(uniform(outputs), [outputs]), device);
-        Self {
-            weight: Param::from_tensor(weight),
-            bias: Param::from_tensor(bias),
-            mask: None,
-        }
+        Self { weight: Param::from_tensor(weight), bias: Param::from_tensor(bias), mask: None }
     }
 
     /// The same layer with a fixed connectivity mask (`mask[i][o]` ∈ {0, 1}).

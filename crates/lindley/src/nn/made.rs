@@ -45,9 +45,7 @@ impl Made {
         }
         let outputs: Vec<usize> = order.iter().flat_map(|&o| std::iter::repeat_n(o, params_per_dim)).collect();
         let mask = degrees.iter().map(|&a| outputs.iter().map(|&b| a < b).collect()).collect();
-        layers.push(
-            Dense::new(degrees.len(), outputs.len(), output_scale, rng, device).with_mask(mask, device),
-        );
+        layers.push(Dense::new(degrees.len(), outputs.len(), output_scale, rng, device).with_mask(mask, device));
         Self { layers, dim, params_per_dim }
     }
 
@@ -80,7 +78,8 @@ mod tests {
         let order = [2, 3, 1];
         let made = Made::new(3, &order, 2, &[16, 16], 2, 1.0, &mut rng, &device);
         let base = [0.3f32, -0.7, 1.1, 0.5, -0.2];
-        let eval = |v: &[f32]| tensor_to_vec(made.forward(Tensor::from_data(TensorData::new(v.to_vec(), [1, 5]), &device)));
+        let eval =
+            |v: &[f32]| tensor_to_vec(made.forward(Tensor::from_data(TensorData::new(v.to_vec(), [1, 5]), &device)));
         let y0 = eval(&base);
         for j in 0..3 {
             let mut v = base;

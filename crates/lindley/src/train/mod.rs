@@ -133,10 +133,7 @@ where
     let validation_inputs = upload(validation_rows, inputs).without_autodiff();
     let validation_context = upload(validation_rows, context).without_autodiff();
 
-    let mut optimizer = AdamWConfig::new()
-        .with_epsilon(1e-8)
-        .with_weight_decay(config.weight_decay as f32)
-        .init();
+    let mut optimizer = AdamWConfig::new().with_epsilon(1e-8).with_weight_decay(config.weight_decay as f32).init();
     let start = Instant::now();
     let mut model = model;
     let mut best = (f64::INFINITY, model.clone(), 0usize);
@@ -163,7 +160,8 @@ where
             }
             model = optimizer.step(config.learning_rate, model, grads);
         }
-        let validation = evaluate(&model.valid(), &loss, &validation_inputs, &validation_context, config.batch_size.max(1000));
+        let validation =
+            evaluate(&model.valid(), &loss, &validation_inputs, &validation_context, config.batch_size.max(1000));
         report.train_loss.push(total / n_train as f64);
         report.validation_loss.push(validation);
         report.epoch_seconds.push(epoch_start.elapsed().as_secs_f64());

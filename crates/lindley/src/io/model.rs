@@ -28,10 +28,8 @@ const HEADER_KEY: &str = "lindley";
 pub fn save<M: Module, H: Serialize>(path: &Path, header: &H, module: &M) -> Result<()> {
     let mut collect = Collect { path: Vec::new(), tensors: BTreeMap::new() };
     module.visit(&mut collect);
-    let header = serde_json::to_string_pretty(header).map_err(|e| Error::Model {
-        path: path.into(),
-        message: format!("cannot encode the header: {e}"),
-    })?;
+    let header = serde_json::to_string_pretty(header)
+        .map_err(|e| Error::Model { path: path.into(), message: format!("cannot encode the header: {e}") })?;
     let views: Vec<(String, TensorView<'_>)> = collect
         .tensors
         .iter()
@@ -41,10 +39,8 @@ pub fn save<M: Module, H: Serialize>(path: &Path, header: &H, module: &M) -> Res
         })
         .collect();
     let metadata = HashMap::from([(HEADER_KEY.to_string(), header)]);
-    let bytes = safetensors::serialize(views, Some(metadata)).map_err(|e| Error::Model {
-        path: path.into(),
-        message: format!("cannot encode the weights: {e}"),
-    })?;
+    let bytes = safetensors::serialize(views, Some(metadata))
+        .map_err(|e| Error::Model { path: path.into(), message: format!("cannot encode the weights: {e}") })?;
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
     }
@@ -64,14 +60,14 @@ fn header_of<H: DeserializeOwned>(path: &Path, bytes: &[u8]) -> Result<H> {
     if bytes.is_empty() {
         return Err(model_error("the file is empty".into()));
     }
-    let (_, metadata) = SafeTensors::read_metadata(bytes)
-        .map_err(|e| model_error(format!("not a readable safetensors file ({e}); is it truncated or not a lindley model?")))?;
-    let json = metadata
-        .metadata()
-        .as_ref()
-        .and_then(|m| m.get(HEADER_KEY))
-        .ok_or_else(|| model_error("safetensors file without a lindley header; it was not written by lindley".into()))?;
-    serde_json::from_str(json).map_err(|e| model_error(format!("the lindley header does not describe a model this version can read: {e}")))
+    let (_, metadata) = SafeTensors::read_metadata(bytes).map_err(|e| {
+        model_error(format!("not a readable safetensors file ({e}); is it truncated or not a lindley model?"))
+    })?;
+    let json = metadata.metadata().as_ref().and_then(|m| m.get(HEADER_KEY)).ok_or_else(|| {
+        model_error("safetensors file without a lindley header; it was not written by lindley".into())
+    })?;
+    serde_json::from_str(json)
+        .map_err(|e| model_error(format!("the lindley header does not describe a model this version can read: {e}")))
 }
 
 /// Load the weights of `path` into `module`, which must have been built from the file's header.
@@ -80,8 +76,8 @@ fn header_of<H: DeserializeOwned>(path: &Path, bytes: &[u8]) -> Result<H> {
 pub fn load_weights<M: Module>(path: &Path, module: M) -> Result<M> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
     let model_error = |message: String| Error::Model { path: path.into(), message };
-    let file = SafeTensors::deserialize(&bytes)
-        .map_err(|e| model_error(format!("corrupt or truncated weights ({e})")))?;
+    let file =
+        SafeTensors::deserialize(&bytes).map_err(|e| model_error(format!("corrupt or truncated weights ({e})")))?;
     let mut expected = Collect { path: Vec::new(), tensors: BTreeMap::new() };
     module.visit(&mut expected);
     let names: Vec<String> = file.names().into_iter().map(String::from).collect();
@@ -92,9 +88,9 @@ pub fn load_weights<M: Module>(path: &Path, module: M) -> Result<M> {
     }
     let mut values = HashMap::new();
     for (name, (shape, _)) in &expected.tensors {
-        let view = file
-            .tensor(name)
-            .map_err(|_| model_error(format!("tensor '{name}' is missing: the weights were made for another architecture")))?;
+        let view = file.tensor(name).map_err(|_| {
+            model_error(format!("tensor '{name}' is missing: the weights were made for another architecture"))
+        })?;
         if view.dtype() != Dtype::F32 || view.shape() != shape.as_slice() {
             return Err(model_error(format!(
                 "tensor '{name}' has {:?} {:?}, the architecture expects F32 {:?}",
@@ -103,7 +99,8 @@ pub fn load_weights<M: Module>(path: &Path, module: M) -> Result<M> {
                 shape
             )));
         }
-        let floats: Vec<f32> = view.data().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+        let floats: Vec<f32> =
+            view.data().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
         if floats.iter().any(|v| !v.is_finite()) {
             return Err(model_error(format!("tensor '{name}' holds NaN or infinite values")));
         }
