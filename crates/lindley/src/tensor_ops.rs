@@ -42,6 +42,21 @@ pub fn standard_normal_log_prob(z: Tensor<2>) -> Tensor<1> {
     z.square().sum_dim(1).squeeze_dim::<1>(1).mul_scalar(-0.5).sub_scalar(dim * HALF_LOG_TWO_PI)
 }
 
+/// A constant `[m, d·d]` matrix whose row k places the k-th entry (i, j), in row-major order
+/// among the pairs with `keep(i, j)`, at flat position i·d + j: multiplying a row of m values by
+/// it fills those entries of a `d × d` matrix (e.g. a triangle) and leaves the rest zero.
+/// With no kept pairs it is a single zero row (a `[1, d·d]` placement of nothing).
+pub fn triangle_placement(d: usize, keep: impl Fn(usize, usize) -> bool, device: &Device) -> Tensor<2> {
+    let pairs: Vec<(usize, usize)> =
+        (0..d).flat_map(|i| (0..d).map(move |j| (i, j))).filter(|&(i, j)| keep(i, j)).collect();
+    let rows = pairs.len().max(1);
+    let mut values = vec![0f32; rows * d * d];
+    for (k, (i, j)) in pairs.into_iter().enumerate() {
+        values[k * d * d + i * d + j] = 1.0;
+    }
+    Tensor::from_data(TensorData::new(values, [rows, d * d]), device)
+}
+
 /// Upload a row-major `f64` matrix as an `f32` tensor `[rows, cols]`.
 pub fn matrix_to_tensor(a: ArrayView2<f64>, device: &Device) -> Tensor<2> {
     let (rows, cols) = a.dim();

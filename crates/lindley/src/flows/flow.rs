@@ -3,17 +3,23 @@
 //!
 //! | name | conditioner | transformer |
 //! |---|---|---|
-//! | NSF (coupling), Durkan et al. 2019 | residual net on half the variables | spline |
+//! | NSF (coupling), Durkan et al. 2019 | context-gated residual net on half the variables | spline |
 //! | NSF (autoregressive) | MADE | spline |
 //! | MAF, Papamakarios et al. 2017 | MADE | affine |
 //! | RealNVP / cINN affine coupling, Dinh et al. 2017 | residual net | affine |
 //! | diagonal Gaussian | — (conditional affine layer only) | affine |
+//!
+//! Coupling layers are each followed by an [`LuLinear`] layer (for more than one variable) so that
+//! every coordinate is eventually transformed conditionally on every other, as in sbi's NSF.
+//! Spline bin-width and bin-height logits are divided by √hidden before the softmax (as nflows
+//! does), which slows their effective learning rate relative to the knot derivatives.
 //!
 //! Direction: `forward` maps data θ to noise z (used by `log_prob`), `inverse` maps z to θ
 //! (used by `sample`). log q(θ | c) = log N(z; 0, I) + Σ log|det ∂z/∂θ|.
 
 use burn::prelude::*;
 
+use super::lu::LuLinear;
 use super::transformer::Transformer;
 use crate::nn::{Made, Mlp, ResidualNet};
 use crate::rng::LindleyRng;
@@ -36,6 +42,8 @@ pub struct FlowLayer {
     transformed: Vec<usize>,
     /// Variables passed through unchanged (coupling layers only).
     identity: Vec<usize>,
+    /// Linear mixing applied after the transformer (coupling layers with more than one variable).
+    mixing: Option<LuLinear>,
 }
 
 /// Shape of a flow's layers; see the module docs for the named combinations.
@@ -58,6 +66,8 @@ pub struct Flow {
     layers: Vec<FlowLayer>,
     #[module(skip)]
     transformer: Transformer,
+    /// Constant factor per transformer parameter (1/√hidden on spline width/height logits).
+    parameter_scale: Tensor<1>,
     dim: usize,
 }
 
@@ -84,16 +94,23 @@ impl Flow {
                 LayerKind::Coupling { blocks } => {
                     let (transformed, identity): (Vec<usize>, Vec<usize>) =
                         if dim == 1 { (vec![0], vec![]) } else { (0..dim).partition(|i| (i + l) % 2 == 0) };
-                    let net = ResidualNet::new(
-                        identity.len() + context,
-                        hidden,
-                        blocks,
-                        transformed.len() * p,
-                        output_scale,
-                        rng,
-                        device,
-                    );
-                    FlowLayer { conditioner: Conditioner::Coupling(net), transformed, identity }
+                    // A single variable is conditioned on the context alone.
+                    let net = if identity.is_empty() {
+                        ResidualNet::new(context, 0, hidden, blocks, transformed.len() * p, output_scale, rng, device)
+                    } else {
+                        ResidualNet::new(
+                            identity.len(),
+                            context,
+                            hidden,
+                            blocks,
+                            transformed.len() * p,
+                            output_scale,
+                            rng,
+                            device,
+                        )
+                    };
+                    let mixing = (dim > 1).then(|| LuLinear::identity(dim, device));
+                    FlowLayer { conditioner: Conditioner::Coupling(net), transformed, identity, mixing }
                 }
                 LayerKind::Autoregressive => {
                     let order: Vec<usize> = if l % 2 == 0 { (1..=dim).collect() } else { (1..=dim).rev().collect() };
@@ -102,13 +119,22 @@ impl Flow {
                         conditioner: Conditioner::Autoregressive(made),
                         transformed: (0..dim).collect(),
                         identity: vec![],
+                        mixing: None,
                     }
                 }
             })
             .collect();
         let conditional_affine =
             conditional_affine.then(|| Mlp::new(context, &[hidden, hidden], 2 * dim, 1e-2, rng, device));
-        Self { conditional_affine, layers, transformer, dim }
+        let scale: Vec<f32> = match transformer {
+            Transformer::Spline { bins, .. } => {
+                let logit = 1.0 / (hidden as f32).sqrt();
+                (0..p).map(|k| if k < 2 * bins { logit } else { 1.0 }).collect()
+            }
+            Transformer::Affine => vec![1.0; p],
+        };
+        let parameter_scale = Tensor::from_data(TensorData::new(scale, [p]), device);
+        Self { conditional_affine, layers, transformer, parameter_scale, dim }
     }
 
     /// Number of variables.
@@ -138,7 +164,7 @@ impl Flow {
             logdet = logdet + ld;
         }
         for layer in &self.layers {
-            let (next, ld) = layer.apply(z, context.clone(), self.transformer, false);
+            let (next, ld) = layer.apply(z, context.clone(), self.transformer, &self.parameter_scale, false);
             z = next;
             logdet = logdet + ld;
         }
@@ -149,7 +175,7 @@ impl Flow {
     pub fn transform_noise(&self, z: Tensor<2>, context: Tensor<2>) -> Tensor<2> {
         let mut theta = z;
         for layer in self.layers.iter().rev() {
-            theta = layer.apply(theta, context.clone(), self.transformer, true).0;
+            theta = layer.apply(theta, context.clone(), self.transformer, &self.parameter_scale, true).0;
         }
         if let Some(net) = &self.conditional_affine {
             theta = Transformer::Affine.forward(theta, self.affine_params(net, context)).0;
@@ -172,27 +198,33 @@ impl FlowLayer {
         input: Tensor<2>,
         context: Tensor<2>,
         transformer: Transformer,
+        scale: &Tensor<1>,
         inverse: bool,
     ) -> (Tensor<2>, Tensor<1>) {
         let batch = input.dims()[0];
         let run = |x: Tensor<2>, params: Tensor<3>| {
+            let params = params * scale.clone().reshape([1, 1, transformer.params_per_dim()]);
             if inverse { transformer.inverse(x, params) } else { transformer.forward(x, params) }
         };
         match &self.conditioner {
             Conditioner::Coupling(net) => {
+                // z → θ undoes the mixing first; θ → z applies it last.
+                let (input, mixing_logdet) = match (&self.mixing, inverse) {
+                    (Some(lu), true) => {
+                        let (v, ld) = lu.inverse(input);
+                        (v, Some(ld))
+                    }
+                    _ => (input, None),
+                };
                 let device = input.device();
                 let moving = input.clone().select(1, indices(&self.transformed, &device));
-                let (conditioner_input, fixed) = if self.identity.is_empty() {
-                    (context, None)
+                let (params, fixed) = if self.identity.is_empty() {
+                    (net.forward(context, None), None)
                 } else {
                     let fixed = input.select(1, indices(&self.identity, &device));
-                    (Tensor::cat(vec![fixed.clone(), context], 1), Some(fixed))
+                    (net.forward(fixed.clone(), Some(context)), Some(fixed))
                 };
-                let params = net.forward(conditioner_input).reshape([
-                    batch,
-                    self.transformed.len(),
-                    transformer.params_per_dim(),
-                ]);
+                let params = params.reshape([batch, self.transformed.len(), transformer.params_per_dim()]);
                 let (moved, logdet) = run(moving, params);
                 let output = match fixed {
                     None => moved,
@@ -205,7 +237,13 @@ impl FlowLayer {
                         Tensor::cat(vec![moved, fixed], 1).select(1, indices(&position, &device))
                     }
                 };
-                (output, logdet)
+                match (&self.mixing, inverse) {
+                    (Some(lu), false) => {
+                        let (z, ld) = lu.forward(output);
+                        (z, logdet + ld)
+                    }
+                    _ => (output, logdet + mixing_logdet.unwrap_or_else(|| Tensor::zeros([batch], &device))),
+                }
             }
             Conditioner::Autoregressive(made) => {
                 if !inverse {

@@ -8,7 +8,9 @@ use rand_distr::StandardNormal;
 
 use crate::nn::ResidualNet;
 use crate::rng::LindleyRng;
-use crate::tensor_ops::{HALF_LOG_TWO_PI, logsumexp_last, softplus, softplus_inverse, tensor_to_vec};
+use crate::tensor_ops::{
+    HALF_LOG_TWO_PI, logsumexp_last, softplus, softplus_inverse, tensor_to_vec, triangle_placement,
+};
 
 /// A conditional Gaussian mixture with `components` full-covariance components.
 #[derive(Module, Debug)]
@@ -43,25 +45,13 @@ impl Mdn {
     ) -> Self {
         let upper = dim * (dim - 1) / 2;
         let outputs = components * (1 + 2 * dim + upper);
-        let net = ResidualNet::new(context, hidden, 2, outputs, 1.0, rng, device);
-        let mut diag = vec![0f32; dim * dim * dim];
-        for i in 0..dim {
-            diag[i * dim * dim + i * dim + i] = 1.0;
-        }
-        let mut up = vec![0f32; upper.max(1) * dim * dim];
-        let mut m = 0;
-        for i in 0..dim {
-            for j in i + 1..dim {
-                up[m * dim * dim + i * dim + j] = 1.0;
-                m += 1;
-            }
-        }
+        let net = ResidualNet::new(context, 0, hidden, 2, outputs, 1.0, rng, device);
         Self {
             net,
             dim,
             components,
-            diagonal_placement: Tensor::from_data(TensorData::new(diag, [dim, dim * dim]), device),
-            upper_placement: Tensor::from_data(TensorData::new(up, [upper.max(1), dim * dim]), device),
+            diagonal_placement: triangle_placement(dim, |i, j| i == j, device),
+            upper_placement: triangle_placement(dim, |i, j| j > i, device),
         }
     }
 
@@ -69,7 +59,7 @@ impl Mdn {
         let (d, k) = (self.dim, self.components);
         let batch = context.dims()[0];
         let upper = d * (d - 1) / 2;
-        let out = self.net.forward(context);
+        let out = self.net.forward(context, None);
         let logits = out.clone().slice(s![.., 0..k]);
         let log_weights = logits.clone() - logsumexp_last(logits);
         let means = out.clone().slice(s![.., k..k + k * d]).reshape([batch, k, d]);

@@ -5,6 +5,7 @@
 
 mod estimator;
 pub mod flow;
+mod lu;
 pub mod mdn;
 pub mod transformer;
 

@@ -89,11 +89,11 @@ fn check_normalised(model: &ConditionalEstimator, kind: EstimatorKind) {
 fn every_estimator_fits_moments_and_is_normalised_and_flows_are_exact() {
     for kind in EstimatorKind::ALL {
         let model = fitted(kind);
-        check_moments(&model, kind);
-        check_normalised(&model, kind);
         if let DensityEstimator::Flow(flow) = &model.density {
             check_change_of_variables(flow, kind);
         }
+        check_normalised(&model, kind);
+        check_moments(&model, kind);
     }
 }
 
@@ -138,7 +138,7 @@ fn check_change_of_variables(flow: &Flow, kind: EstimatorKind) {
 }
 
 /// log|det A| by Gaussian elimination with partial pivoting.
-fn log_abs_det(mut a: Vec<Vec<f64>>) -> f64 {
+pub(crate) fn log_abs_det(mut a: Vec<Vec<f64>>) -> f64 {
     let d = a.len();
     let mut total = 0.0;
     for col in 0..d {

@@ -1,6 +1,6 @@
 use burn::module::Param;
 use burn::prelude::*;
-use burn::tensor::activation::relu;
+use burn::tensor::activation::{relu, sigmoid};
 use rand::Rng;
 
 use crate::rng::LindleyRng;
@@ -92,20 +92,33 @@ impl Mlp {
     }
 }
 
-/// A residual network: input layer, `blocks` pre-activation residual blocks
-/// (x + W₂·relu(W₁·relu(x))), ReLU, output layer (He et al. 2016, as used by nflows' conditioners).
+/// A residual network with optional context gating, as used by neural spline flows' coupling
+/// conditioners (Durkan et al. 2019; nflows' `ResidualNet`):
+/// h₀ = W_in·[x, c]; each block hₖ₊₁ = hₖ + (W₂·relu(W₁·relu(hₖ))) ⊙ σ(W_c·c) (the gate is omitted
+/// without context); output = W_out·h. The second layer of each block starts near zero, so every
+/// block starts close to the identity.
 #[derive(Module, Debug)]
 pub struct ResidualNet {
     input: Dense,
-    blocks: Vec<(Dense, Dense)>,
+    blocks: Vec<ResidualBlock>,
     output: Dense,
 }
 
+/// One block of a [`ResidualNet`].
+#[derive(Module, Debug)]
+struct ResidualBlock {
+    first: Dense,
+    second: Dense,
+    gate: Option<Dense>,
+}
+
 impl ResidualNet {
-    /// `inputs → hidden` (with `blocks` residual blocks) `→ outputs`; the output layer is scaled
-    /// by `output_scale`.
+    /// `inputs` (+ `context`) → `hidden` (with `blocks` residual blocks) → `outputs`; the output
+    /// layer is scaled by `output_scale`. With `context == 0` the net takes `inputs` only.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         inputs: usize,
+        context: usize,
         hidden: usize,
         blocks: usize,
         outputs: usize,
@@ -113,26 +126,32 @@ impl ResidualNet {
         rng: &mut LindleyRng,
         device: &Device,
     ) -> Self {
-        let input = Dense::new(inputs, hidden, 1.0, rng, device);
+        let input = Dense::new(inputs + context, hidden, 1.0, rng, device);
         let blocks = (0..blocks)
-            .map(|_| {
-                (
-                    Dense::new(hidden, hidden, 1.0, rng, device),
-                    // Small second layer: each block starts close to the identity.
-                    Dense::new(hidden, hidden, 1e-2, rng, device),
-                )
+            .map(|_| ResidualBlock {
+                first: Dense::new(hidden, hidden, 1.0, rng, device),
+                second: Dense::new(hidden, hidden, 1e-2, rng, device),
+                gate: (context > 0).then(|| Dense::new(context, hidden, 1.0, rng, device)),
             })
             .collect();
         let output = Dense::new(hidden, outputs, output_scale, rng, device);
         Self { input, blocks, output }
     }
 
-    /// Apply to `[batch, inputs]`.
-    pub fn forward(&self, x: Tensor<2>) -> Tensor<2> {
-        let mut h = self.input.forward(x);
-        for (first, second) in &self.blocks {
-            h = h.clone() + second.forward(relu(first.forward(relu(h))));
+    /// Apply to `x [batch, inputs]` with `context [batch, context]` (`None` when built without).
+    pub fn forward(&self, x: Tensor<2>, context: Option<Tensor<2>>) -> Tensor<2> {
+        let joined = match &context {
+            Some(c) => Tensor::cat(vec![x, c.clone()], 1),
+            None => x,
+        };
+        let mut h = self.input.forward(joined);
+        for block in &self.blocks {
+            let mut update = block.second.forward(relu(block.first.forward(relu(h.clone()))));
+            if let (Some(gate), Some(c)) = (&block.gate, &context) {
+                update = update * sigmoid(gate.forward(c.clone()));
+            }
+            h = h + update;
         }
-        self.output.forward(relu(h))
+        self.output.forward(h)
     }
 }
