@@ -21,8 +21,7 @@ pub(crate) fn cholesky(a: ArrayView2<f64>) -> Result<Array2<f64>, usize> {
                 s -= l[[i, k]] * l[[j, k]];
             }
             if i == j {
-                // `!(s > 0)` also rejects NaN.
-                if !(s > 0.0) {
+                if s.is_nan() || s <= 0.0 {
                     return Err(i);
                 }
                 l[[i, i]] = s.sqrt();

@@ -43,7 +43,7 @@ mod univariate;
 #[cfg(test)]
 mod tests;
 
-use ndarray::{Array1, Array2, ArrayView1, ArrayView2, ArrayViewMut1, ArrayViewMut2, s};
+use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
 use serde::{Deserialize, Serialize};
 
 use crate::rng::LindleyRng;
@@ -256,22 +256,8 @@ impl Distribution {
     /// (all rows of block 1, then block 2, ...), so the result is a function of the RNG state.
     pub fn sample(&self, n: usize, rng: &mut LindleyRng) -> Array2<f64> {
         let mut out = Array2::from_elem((n, self.dim()), f64::NAN);
-        self.sample_into(out.view_mut(), rng);
+        univariate::sample_into(self, out.view_mut(), rng);
         out
-    }
-
-    fn sample_into(&self, mut out: ArrayViewMut2<f64>, rng: &mut LindleyRng) {
-        match self {
-            Distribution::Product { parts } => {
-                let mut start = 0;
-                for part in parts {
-                    let d = part.dim();
-                    part.sample_into(out.slice_mut(s![.., start..start + d]), rng);
-                    start += d;
-                }
-            }
-            leaf => univariate::sample_leaf(leaf, out, rng),
-        }
     }
 
     /// log p(θ) for each row of `theta [n, dim]`; −∞ outside the support (including rows with
@@ -282,22 +268,8 @@ impl Distribution {
             return Array1::from_elem(theta.nrows(), f64::NAN);
         }
         let mut out = Array1::zeros(theta.nrows());
-        self.add_log_prob(theta, out.view_mut());
+        univariate::add_log_prob(self, theta, out.view_mut());
         out
-    }
-
-    fn add_log_prob(&self, theta: ArrayView2<f64>, mut out: ArrayViewMut1<f64>) {
-        match self {
-            Distribution::Product { parts } => {
-                let mut start = 0;
-                for part in parts {
-                    let d = part.dim();
-                    part.add_log_prob(theta.slice(s![.., start..start + d]), out.view_mut());
-                    start += d;
-                }
-            }
-            leaf => univariate::add_log_prob_leaf(leaf, theta, out),
-        }
     }
 
     /// Whether one parameter vector lies in the support (false if its length is not `dim`).

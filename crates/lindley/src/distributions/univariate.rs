@@ -1,4 +1,4 @@
-//! Per-family sampling, log-density and moments of the leaf (non-product) families.
+//! Per-family sampling, log-density and moments (a product: block by block, in order).
 //!
 //! Densities (all normalised, with respect to Lebesgue measure on the support):
 //! - Uniform[a, b]: 1 / (b − a);
@@ -9,7 +9,7 @@
 //! - Gamma(k, r): r^k θ^(k−1) e^(−rθ) / Γ(k);
 //! - Dirichlet(α₁..α_K) on (x₁..x_(K−1)), x_K = 1 − Σ xᵢ: Γ(Σα) / ΠΓ(αᵢ) · Π xᵢ^(αᵢ−1).
 
-use ndarray::{Array1, ArrayView1, ArrayView2, ArrayViewMut1, ArrayViewMut2};
+use ndarray::{Array1, ArrayView1, ArrayView2, ArrayViewMut1, ArrayViewMut2, s};
 use rand::Rng;
 use rand_distr::{Beta, Distribution as _, Gamma, StandardNormal};
 
@@ -20,11 +20,19 @@ use crate::rng::LindleyRng;
 /// ½ ln(2π).
 const HALF_LN_2PI: f64 = 0.918_938_533_204_672_8;
 
-/// Fills `out [n, dim]` with independent draws of a leaf family, row by row. Entries whose
-/// parameters are invalid (only possible for an unvalidated value) are left NaN.
-pub(super) fn sample_leaf(d: &Distribution, mut out: ArrayViewMut2<f64>, rng: &mut LindleyRng) {
+/// Fills `out [n, dim]` with independent draws, row by row (a product: block by block). Entries
+/// whose parameters are invalid (only possible for an unvalidated value) are left as they were.
+pub(super) fn sample_into(d: &Distribution, mut out: ArrayViewMut2<f64>, rng: &mut LindleyRng) {
     let n = out.nrows();
     match d {
+        Distribution::Product { parts } => {
+            let mut start = 0;
+            for part in parts {
+                let k = part.dim();
+                sample_into(part, out.slice_mut(s![.., start..start + k]), rng);
+                start += k;
+            }
+        }
         Distribution::Uniform { low, high } => {
             for r in 0..n {
                 for (j, (&a, &b)) in low.iter().zip(high).enumerate() {
@@ -99,9 +107,11 @@ pub(super) fn sample_leaf(d: &Distribution, mut out: ArrayViewMut2<f64>, rng: &m
                 }
             }
         }
-        Distribution::Product { .. } => unreachable!("products are split into blocks by the caller"),
     }
 }
+
+/// log p(θ) of one row, with the family's normalising constants precomputed.
+type RowLogProb<'a> = Box<dyn Fn(ArrayView1<f64>) -> f64 + 'a>;
 
 /// The Cholesky factor of a covariance given row by row, or None if it is not a `dim × dim`
 /// positive-definite matrix (only possible for an unvalidated value).
@@ -113,10 +123,19 @@ fn cholesky_of_rows(rows: &[Vec<f64>], dim: usize) -> Option<ndarray::Array2<f64
     linalg::cholesky(a.view()).ok()
 }
 
-/// Adds log p(θ) of a leaf family to `out` for each row of `theta [n, dim]` (−∞ outside the
-/// support).
-pub(super) fn add_log_prob_leaf(d: &Distribution, theta: ArrayView2<f64>, mut out: ArrayViewMut1<f64>) {
-    let row_fn: Box<dyn Fn(ArrayView1<f64>) -> f64 + '_> = match d {
+/// Adds log p(θ) to `out` for each row of `theta [n, dim]` (−∞ outside the support); a product
+/// adds the log-densities of its blocks.
+pub(super) fn add_log_prob(d: &Distribution, theta: ArrayView2<f64>, mut out: ArrayViewMut1<f64>) {
+    let row_fn: RowLogProb<'_> = match d {
+        Distribution::Product { parts } => {
+            let mut start = 0;
+            for part in parts {
+                let k = part.dim();
+                add_log_prob(part, theta.slice(s![.., start..start + k]), out.view_mut());
+                start += k;
+            }
+            return;
+        }
         Distribution::Uniform { low, high } => {
             let log_volume: f64 = low.iter().zip(high).map(|(a, b)| (b - a).ln()).sum();
             Box::new(move |_: ArrayView1<f64>| -log_volume)
@@ -180,7 +199,6 @@ pub(super) fn add_log_prob_leaf(d: &Distribution, theta: ArrayView2<f64>, mut ou
                 norm + body + xlogy(concentration.last().map_or(f64::NAN, |a| a - 1.0), last)
             })
         }
-        Distribution::Product { .. } => unreachable!("products are split into blocks by the caller"),
     };
     for (row, o) in theta.outer_iter().zip(out.iter_mut()) {
         *o += if first_violation(d, row, 0).is_some() { f64::NEG_INFINITY } else { row_fn(row) };
