@@ -198,10 +198,11 @@ pub(crate) fn parse_npy(bytes: &[u8]) -> std::result::Result<NpyArray, String> {
 /// The element type for a `descr` string, or an error saying what lindley reads.
 fn parse_descr(descr: &str) -> std::result::Result<Dtype, String> {
     let supported = "lindley reads float64, float32, int64 and int32 arrays; convert with a.astype('<f8')";
-    let (order, kind) = descr.split_at(descr.len().min(1));
+    let order = descr.chars().next().unwrap_or(' ');
+    let kind = &descr[order.len_utf8().min(descr.len())..];
     match order {
-        "<" | "|" | "=" => {}
-        ">" => {
+        '<' | '|' | '=' => {}
+        '>' => {
             return Err(format!(
                 "the array is big-endian ('{descr}'); save it little-endian, e.g. numpy.save(path, a.astype('<f8'))"
             ));

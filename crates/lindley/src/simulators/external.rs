@@ -132,7 +132,7 @@ impl ExternalSimulator {
         let run = Run {
             command: &self.config.command,
             working_dir: self.config.working_dir.as_deref(),
-            timeout: self.config.timeout_seconds.map(Duration::from_secs_f64),
+            timeout_seconds: self.config.timeout_seconds,
             batch,
             seed: batch_seed(seed, batch),
         };
@@ -217,7 +217,7 @@ pub fn probe_data_dim(command: &[String], theta_row: &[f64]) -> Result<usize> {
         return Err(Error::InvalidInput("the external simulator's command is empty; give a program to run".into()));
     }
     let theta = ArrayView2::from_shape((1, theta_row.len()), theta_row).expect("one row");
-    let run = Run { command, working_dir: None, timeout: None, batch: 0, seed: batch_seed(0, 0) };
+    let run = Run { command, working_dir: None, timeout_seconds: None, batch: 0, seed: batch_seed(0, 0) };
     let output = run.execute(theta)?;
     match &output[..] {
         [(_, values)] => Ok(values.len()),
@@ -233,7 +233,7 @@ pub fn probe_data_dim(command: &[String], theta_row: &[f64]) -> Result<usize> {
 struct Run<'a> {
     command: &'a [String],
     working_dir: Option<&'a Path>,
-    timeout: Option<Duration>,
+    timeout_seconds: Option<f64>,
     batch: usize,
     seed: u64,
 }
@@ -281,7 +281,7 @@ impl Run<'_> {
         // With a timeout the program gets its own process group, so that killing it also kills
         // the processes it started (e.g. `sh` running `python3`).
         #[cfg(unix)]
-        if self.timeout.is_some() {
+        if self.timeout_seconds.is_some() {
             std::os::unix::process::CommandExt::process_group(&mut command, 0);
         }
         let mut child = command.spawn().map_err(|e| Error::Simulator(format!("cannot start `{shown}`: {e}")))?;
@@ -297,14 +297,15 @@ impl Run<'_> {
         let stdout_reader = read_in_background(child.stdout.take());
         let stderr_reader = read_in_background(child.stderr.take());
 
-        let status = match wait(&mut child, self.timeout).map_err(|e| Error::Simulator(format!("`{shown}`: {e}")))? {
+        let timeout = self.timeout_seconds.map(|t| Duration::try_from_secs_f64(t).unwrap_or(Duration::MAX));
+        let status = match wait(&mut child, timeout).map_err(|e| Error::Simulator(format!("`{shown}`: {e}")))? {
             Some(status) => status,
             None => {
                 kill(&mut child);
                 return Err(Error::Simulator(format!(
                     "`{shown}` (batch {}) did not finish within the timeout of {} s and was killed",
                     self.batch,
-                    self.timeout.map_or(0.0, |t| t.as_secs_f64())
+                    self.timeout_seconds.unwrap_or_default()
                 )));
             }
         };
