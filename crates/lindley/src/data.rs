@@ -226,7 +226,8 @@ impl Dataset {
                 names.push(format!("'{array_name}'"));
             }
             let (Some(theta), Some(x)) = (theta, x) else {
-                let found = if names.is_empty() { "no arrays".to_string() } else { format!("arrays {}", names.join(", ")) };
+                let found =
+                    if names.is_empty() { "no arrays".to_string() } else { format!("arrays {}", names.join(", ")) };
                 return Err(Error::parse(
                     path,
                     format!(

@@ -58,7 +58,8 @@ pub fn read_npy(path: &Path) -> Result<NpyArray> {
 /// Write `values` (row-major, `shape.iter().product()` of them) as an `.npy` file (version 1.0,
 /// `<f8`, C order).
 pub fn write_npy(path: &Path, shape: &[usize], values: &[f64]) -> Result<()> {
-    let bytes = encode_npy(shape, values).map_err(|message| Error::InvalidInput(format!("{}: {message}", path.display())))?;
+    let bytes =
+        encode_npy(shape, values).map_err(|message| Error::InvalidInput(format!("{}: {message}", path.display())))?;
     create_parent(path)?;
     std::fs::write(path, bytes).map_err(|e| Error::io(path, e))
 }
@@ -70,8 +71,9 @@ pub fn read_npz(path: &Path) -> Result<Vec<(String, NpyArray)>> {
         .map_err(|e| Error::parse(path, format!("not a valid .npz (zip) archive: {e}")))?;
     let mut arrays = Vec::with_capacity(archive.len());
     for index in 0..archive.len() {
-        let mut member =
-            archive.by_index(index).map_err(|e| Error::parse(path, format!("cannot open archive member {index}: {e}")))?;
+        let mut member = archive
+            .by_index(index)
+            .map_err(|e| Error::parse(path, format!("cannot open archive member {index}: {e}")))?;
         let raw_name =
             member.name().map_err(|e| Error::parse(path, format!("archive member {index} has a bad name: {e}")))?;
         let name = raw_name.strip_suffix(".npy").unwrap_or(&raw_name).to_string();
@@ -334,7 +336,8 @@ mod tests {
         let b = parse_npy(&raw_npy(2, "{'descr': '<i8', 'fortran_order': False, 'shape': (2,), }\n", &i64_data));
         assert_eq!(b.unwrap(), NpyArray { shape: vec![2], values: vec![3.0, -4.0] });
         let i32_data: Vec<u8> = [7i32, 8, 9, 10].iter().flat_map(|v| v.to_le_bytes()).collect();
-        let c = parse_npy(&raw_npy(3, "{\"descr\": \"<i4\", \"fortran_order\": False, \"shape\": (2, 2)}\n", &i32_data));
+        let c =
+            parse_npy(&raw_npy(3, "{\"descr\": \"<i4\", \"fortran_order\": False, \"shape\": (2, 2)}\n", &i32_data));
         assert_eq!(c.unwrap().values, vec![7.0, 8.0, 9.0, 10.0]);
     }
 

@@ -173,7 +173,8 @@ impl Simulator for ExternalSimulator {
         check_parameter_shape(self, theta, "external simulator input")?;
         let n = theta.nrows();
         let batch_size = self.config.batch_size;
-        let batches: Vec<Range<usize>> = (0..n).step_by(batch_size).map(|start| start..(start + batch_size).min(n)).collect();
+        let batches: Vec<Range<usize>> =
+            (0..n).step_by(batch_size).map(|start| start..(start + batch_size).min(n)).collect();
         let results: Mutex<Vec<Option<Result<Array2<f64>>>>> = Mutex::new(batches.iter().map(|_| None).collect());
         let next = AtomicUsize::new(0);
         let failed = AtomicBool::new(false);
@@ -357,8 +358,11 @@ fn parse_output(text: &str) -> std::result::Result<Vec<(usize, Vec<f64>)>, Strin
         if line.is_empty() {
             continue;
         }
-        let fields: Vec<&str> =
-            if line.contains(',') { line.split(',').map(str::trim).collect() } else { line.split_whitespace().collect() };
+        let fields: Vec<&str> = if line.contains(',') {
+            line.split(',').map(str::trim).collect()
+        } else {
+            line.split_whitespace().collect()
+        };
         let parsed: std::result::Result<Vec<f64>, (usize, &str)> =
             fields.iter().enumerate().map(|(j, field)| parse_value(field).ok_or((j, *field))).collect();
         match parsed {
@@ -530,7 +534,8 @@ mod tests {
             out = open(sys.argv[2], 'w')\n\
             for l in lines[1:]: out.write(str(2 * float(l.split(',')[1])) + '\\n')\n";
         std::fs::write(dir.join("files.py"), script).unwrap();
-        let command = vec!["python3".into(), dir.join("files.py").to_string_lossy().into(), "{input}".into(), "{output}".into()];
+        let command =
+            vec!["python3".into(), dir.join("files.py").to_string_lossy().into(), "{input}".into(), "{output}".into()];
         let x = simulator(command, 1).simulate(theta(4).view(), 0).unwrap();
         assert_eq!(x.column(0).to_vec(), vec![0.5, 2.5, 4.5, 6.5]);
         // Only an output file: θ still comes on stdin.
@@ -538,21 +543,25 @@ mod tests {
         command.push("{output}".into());
         let x = simulator(command, 1).simulate(theta(2).view(), 0).unwrap();
         assert_eq!(x, array![[0.0], [1.0]]);
-        let e = simulator(sh("cat > /dev/null; true {output}"), 1).simulate(theta(2).view(), 0).unwrap_err().to_string();
+        let e =
+            simulator(sh("cat > /dev/null; true {output}"), 1).simulate(theta(2).view(), 0).unwrap_err().to_string();
         assert!(e.contains("did not write its output file"), "{e}");
         std::fs::remove_dir_all(dir).ok();
     }
 
     #[test]
     fn external_failures_are_reported() {
-        let failing = sh("cat > /dev/null; for i in $(seq 1 15); do echo \"warning $i\" >&2; done; echo 'boom: bad θ' >&2; exit 3");
+        let failing = sh(
+            "cat > /dev/null; for i in $(seq 1 15); do echo \"warning $i\" >&2; done; echo 'boom: bad θ' >&2; exit 3",
+        );
         let e = simulator(failing, 1).simulate(theta(2).view(), 0).unwrap_err();
         assert!(matches!(e, Error::Simulator(_)));
         let e = e.to_string();
         assert!(e.contains("exit status: 3") && e.contains("boom: bad θ") && e.contains("warning 15"), "{e}");
         assert!(!e.contains("warning 5\n"), "only the last {STDERR_LINES} stderr lines: {e}");
 
-        let e = simulator(sh("cat > /dev/null; echo 1; echo 2"), 1).simulate(theta(3).view(), 0).unwrap_err().to_string();
+        let e =
+            simulator(sh("cat > /dev/null; echo 1; echo 2"), 1).simulate(theta(3).view(), 0).unwrap_err().to_string();
         assert!(e.contains("(batch 0, rows 0..3) printed 2 rows of output, expected 3"), "{e}");
         let e = simulator(sh("tail -n +2 | while read l; do echo 1,2; done"), 3).simulate(theta(2).view(), 0);
         let e = e.unwrap_err().to_string();
@@ -583,7 +592,9 @@ mod tests {
         assert!(e.contains("command is empty"), "{e}");
         let mut config = ExternalConfig::new(sh("true"), 2, 1);
         config.batch_size = 0;
-        assert!(ExternalSimulator::new(config.clone()).unwrap_err().to_string().contains("batch_size must be at least 1"));
+        assert!(
+            ExternalSimulator::new(config.clone()).unwrap_err().to_string().contains("batch_size must be at least 1")
+        );
         config.batch_size = 10;
         config.timeout_seconds = Some(-1.0);
         assert!(ExternalSimulator::new(config).unwrap_err().to_string().contains("timeout must be a positive number"));
