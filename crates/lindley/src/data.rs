@@ -253,7 +253,12 @@ impl Dataset {
                      of them (the first ones) are parameters"
                 )));
             };
-            if p == 0 || p >= columns {
+            if p == 0 {
+                return Err(Error::InvalidInput(format!(
+                    "{shown}: the number of parameter columns must be at least 1, got 0"
+                )));
+            }
+            if p >= columns {
                 return Err(Error::shape(
                     shown,
                     format!("at least {} columns ({p} parameter columns and at least one data column)", p + 1),
@@ -440,6 +445,8 @@ mod tests {
         assert!(e.contains("nodim.csv") && e.contains("say how many") && e.contains("are parameters"), "{e}");
         let e = load_err("wide.csv", "a,b,c\n1,2,3\n", Some(3));
         assert!(e.contains("wide.csv") && e.contains("at least 4 columns") && e.contains("got 3 columns"), "{e}");
+        let e = load_err("zero.csv", "a,b,c\n1,2,3\n", Some(0));
+        assert!(e.contains("zero.csv: the number of parameter columns must be at least 1"), "{e}");
         let e = load_err("d.txt", "1 2\n", Some(1));
         assert!(e.contains("d.txt: unsupported dataset file"), "{e}");
         let e = load_err("bad.npz", "not a zip", None);
