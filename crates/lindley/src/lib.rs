@@ -9,6 +9,7 @@ pub mod data;
 pub mod distributions;
 pub mod error;
 pub mod flows;
+pub mod inference;
 pub mod io;
 pub mod nn;
 pub mod rng;

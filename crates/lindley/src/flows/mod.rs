@@ -126,6 +126,8 @@ impl Default for EstimatorConfig {
 }
 
 /// The density estimator families as one burn module (burn modules cannot be trait objects).
+// One value per model, so the variants' size difference does not matter (and Module cannot box).
+#[allow(clippy::large_enum_variant)]
 #[derive(Module, Debug)]
 pub enum DensityEstimator {
     /// Any normalizing flow.

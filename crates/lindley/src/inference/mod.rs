@@ -1,0 +1,94 @@
+//! Inference methods that turn simulations into posteriors p(θ | x_o), and the posterior objects
+//! they produce.
+//!
+//! - [`npe`]: neural posterior estimation (Papamakarios & Murray 2016; Greenberg et al. 2019):
+//!   a conditional density estimator q(θ | x) trained by maximum likelihood on (θ, x) pairs from
+//!   the prior and the simulator; amortised over x.
+//! - [`posterior`]: [`DirectPosterior`](posterior::DirectPosterior), which samples q(θ | x_o)
+//!   directly with rejection to the prior's support, and the [`Posterior`] interface shared by
+//!   every posterior type.
+//! - [`model`]: model files — what is stored beside the weights so that a posterior can be
+//!   rebuilt and used without the training data.
+
+pub mod model;
+pub mod npe;
+pub mod posterior;
+
+use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
+use serde::{Deserialize, Serialize};
+
+use crate::{Error, Result};
+
+pub use model::ModelHeader;
+pub use npe::{Npe, NpeConfig};
+pub use posterior::DirectPosterior;
+
+/// How long and how hard posterior sampling may try.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SampleOptions {
+    /// Give up (with an error saying how far it got) after this many seconds.
+    pub max_seconds: f64,
+    /// Give up when, after at least 10,000 proposals, fewer than this fraction fall inside the
+    /// prior support (a sign that the estimator puts its mass outside the prior for this x_o).
+    pub min_acceptance: f64,
+    /// Proposals drawn per batch.
+    pub batch_size: usize,
+}
+
+impl Default for SampleOptions {
+    fn default() -> Self {
+        Self { max_seconds: 600.0, min_acceptance: 1e-4, batch_size: 10_000 }
+    }
+}
+
+/// Posterior samples and how they were obtained.
+#[derive(Clone, Debug)]
+pub struct PosteriorSamples {
+    /// The samples, `[n, parameter_dim]`.
+    pub theta: Array2<f64>,
+    /// Fraction of proposals that were accepted (1 when no rejection step was needed).
+    pub acceptance_rate: f64,
+    /// Wall-clock seconds spent.
+    pub seconds: f64,
+}
+
+/// A posterior p(θ | x_o) that can be sampled and evaluated for any observation x_o.
+pub trait Posterior {
+    /// Number of parameters.
+    fn parameter_dim(&self) -> usize;
+    /// Number of values in an observation.
+    fn data_dim(&self) -> usize;
+    /// `n` samples from p(θ | x_o), reproducible from `seed`.
+    fn sample(&self, n: usize, observation: ArrayView1<f64>, seed: u64, options: &SampleOptions)
+    -> Result<PosteriorSamples>;
+    /// log p(θ | x_o) for each row of `theta`, −∞ outside the prior support.
+    fn log_prob(&self, theta: ArrayView2<f64>, observation: ArrayView1<f64>) -> Result<Array1<f64>>;
+}
+
+/// Check an observation's length and finiteness.
+pub fn check_observation(observation: ArrayView1<f64>, data_dim: usize) -> Result<()> {
+    if observation.len() != data_dim {
+        return Err(Error::shape("observation", format!("{data_dim} values"), format!("{}", observation.len())));
+    }
+    if let Some(i) = observation.iter().position(|v| !v.is_finite()) {
+        return Err(Error::InvalidInput(format!(
+            "observation value {} (column {}) is {}; an observation must be finite",
+            i + 1,
+            i + 1,
+            observation[i]
+        )));
+    }
+    Ok(())
+}
+
+/// Check that `theta` has `parameter_dim` columns.
+pub fn check_parameters(theta: ArrayView2<f64>, parameter_dim: usize) -> Result<()> {
+    if theta.ncols() != parameter_dim {
+        return Err(Error::shape("parameters", format!("{parameter_dim} columns"), format!("{}", theta.ncols())));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,117 @@
+//! The header stored in every trained model file (see [`crate::io::model`]): enough to rebuild
+//! the network before its weights are loaded and to use it without the training data — method,
+//! architecture, standardisation, prior, names, and a summary of the training run.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::distributions::Distribution;
+use crate::flows::{EstimatorConfig, Standardizer};
+use crate::train::TrainReport;
+use crate::{Error, Result};
+
+/// Version of the model-file layout this build writes and reads.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// Which inference method a model file belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Method {
+    /// Neural posterior estimation: q(θ | x).
+    Npe,
+}
+
+impl Method {
+    /// The name used on the command line.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Method::Npe => "npe",
+        }
+    }
+}
+
+/// What a training run did, kept with the model.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct TrainingSummary {
+    /// Valid simulations trained on (training + validation).
+    pub simulations: usize,
+    /// Simulations dropped for NaN/Inf values.
+    pub dropped: usize,
+    /// Epochs run.
+    pub epochs: usize,
+    /// Epoch whose parameters were kept.
+    pub best_epoch: usize,
+    /// Validation loss at that epoch.
+    pub best_validation_loss: f64,
+    /// Training wall-clock seconds.
+    pub seconds: f64,
+}
+
+impl TrainingSummary {
+    /// Summarise a training report.
+    pub fn new(report: &TrainReport, simulations: usize, dropped: usize) -> Self {
+        let best = report.best_epoch.checked_sub(1).and_then(|i| report.validation_loss.get(i)).copied();
+        Self {
+            simulations,
+            dropped,
+            epochs: report.epochs,
+            best_epoch: report.best_epoch,
+            best_validation_loss: best.unwrap_or(f64::NAN),
+            seconds: report.seconds,
+        }
+    }
+}
+
+/// The JSON header of a model file.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ModelHeader {
+    /// [`FORMAT_VERSION`] of the writer.
+    pub format_version: u32,
+    /// Version of lindley that wrote the file.
+    pub lindley_version: String,
+    /// Inference method.
+    pub method: Method,
+    /// Architecture of the density estimator.
+    pub estimator: EstimatorConfig,
+    /// Standardisation of the estimator's inputs (θ for NPE).
+    pub input_standardizer: Standardizer,
+    /// Standardisation of the estimator's context (x for NPE).
+    pub context_standardizer: Standardizer,
+    /// The prior the model was trained under.
+    pub prior: Distribution,
+    /// Parameter names.
+    pub parameter_names: Vec<String>,
+    /// Data names.
+    pub data_names: Vec<String>,
+    /// Built-in task the simulations came from, if any.
+    pub task: Option<String>,
+    /// The training run.
+    pub training: TrainingSummary,
+}
+
+impl ModelHeader {
+    /// Read and check the header of `path`: a lindley model of this format version made for
+    /// `method`, with dimensions that agree with each other.
+    pub fn read(path: &Path, method: Method) -> Result<Self> {
+        let header: ModelHeader = crate::io::model::read_header(path)?;
+        let fail = |message: String| Error::Model { path: path.into(), message };
+        if header.format_version != FORMAT_VERSION {
+            return Err(fail(format!(
+                "written in model format {} by lindley {}; this lindley ({}) reads format {FORMAT_VERSION}",
+                header.format_version,
+                header.lindley_version,
+                env!("CARGO_PKG_VERSION")
+            )));
+        }
+        if header.method != method {
+            return Err(fail(format!("this is a {} model, not {}", header.method.name(), method.name())));
+        }
+        header.prior.validate().map_err(|e| fail(format!("the stored prior is invalid: {e}")))?;
+        let p = header.prior.dim();
+        if header.parameter_names.len() != p || header.data_names.len() != header.context_standardizer.dim() {
+            return Err(fail("the header's names do not match its dimensions".into()));
+        }
+        Ok(header)
+    }
+}

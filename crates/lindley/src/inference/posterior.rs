@@ -1,0 +1,251 @@
+//! The direct posterior of NPE: samples of q(θ | x_o) restricted to the prior support by
+//! rejection, the correspondingly renormalised log-density, and a MAP estimate by gradient ascent.
+
+use std::path::Path;
+use std::time::Instant;
+
+use burn::module::Module;
+use burn::prelude::*;
+use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis};
+use serde::{Deserialize, Serialize};
+
+use super::model::{Method, ModelHeader};
+use super::{Posterior, PosteriorSamples, SampleOptions, check_observation, check_parameters};
+use crate::flows::{ConditionalDensity, ConditionalEstimator};
+use crate::rng::{seeded, substream};
+use crate::tensor_ops::{matrix_to_tensor, tensor_to_matrix, tensor_to_vec};
+use crate::{Error, Result};
+
+/// Rows per network evaluation when scoring many parameters.
+const EVALUATION_CHUNK: usize = 10_000;
+
+/// Settings of [`DirectPosterior::map`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct MapOptions {
+    /// Posterior samples scored to pick starting points.
+    pub candidates: usize,
+    /// Best candidates refined by gradient ascent.
+    pub starts: usize,
+    /// Adam steps per start.
+    pub steps: usize,
+    /// Adam learning rate (in the units of θ).
+    pub learning_rate: f64,
+}
+
+impl Default for MapOptions {
+    fn default() -> Self {
+        Self { candidates: 1000, starts: 10, steps: 500, learning_rate: 0.01 }
+    }
+}
+
+/// q(θ | x_o) from a trained conditional density estimator, restricted to the prior support.
+#[derive(Debug)]
+pub struct DirectPosterior {
+    estimator: ConditionalEstimator,
+    header: ModelHeader,
+}
+
+impl DirectPosterior {
+    /// Wrap a trained estimator (on the inference device) with its header.
+    pub fn new(estimator: ConditionalEstimator, header: ModelHeader) -> Self {
+        Self { estimator, header }
+    }
+
+    /// The model description (method, architecture, prior, names, training summary).
+    pub fn header(&self) -> &ModelHeader {
+        &self.header
+    }
+
+    /// Write the model to `path` (safetensors weights, JSON header).
+    pub fn save(&self, path: &Path) -> Result<()> {
+        crate::io::model::save(path, &self.header, &self.estimator)
+    }
+
+    /// Read a model written by [`DirectPosterior::save`]; errors say if the file is not a lindley
+    /// model, is corrupt or truncated, belongs to another method, or holds weights that do not fit
+    /// the architecture its header describes.
+    pub fn load(path: &Path) -> Result<Self> {
+        let header = ModelHeader::read(path, Method::Npe)?;
+        let device = Device::flex();
+        let skeleton = ConditionalEstimator::new(
+            &header.estimator,
+            header.input_standardizer.clone(),
+            header.context_standardizer.clone(),
+            &mut seeded(0),
+            &device,
+        );
+        let estimator = crate::io::model::load_weights(path, skeleton)?;
+        Ok(Self { estimator, header })
+    }
+
+    /// x_o as a `[rows, D]` context tensor.
+    fn context(&self, observation: ArrayView1<f64>, rows: usize, device: &Device) -> Tensor<2> {
+        let single = observation.insert_axis(Axis(0));
+        matrix_to_tensor(single, device).repeat_dim(0, rows)
+    }
+
+    /// log q(θ | x_o) of the unrestricted estimator, without the support restriction.
+    pub fn log_prob_estimator(&self, theta: ArrayView2<f64>, observation: ArrayView1<f64>) -> Result<Array1<f64>> {
+        check_parameters(theta, self.parameter_dim())?;
+        check_observation(observation, self.data_dim())?;
+        let device = Device::flex();
+        let mut out = Vec::with_capacity(theta.nrows());
+        for start in (0..theta.nrows()).step_by(EVALUATION_CHUNK) {
+            let rows = theta.slice(ndarray::s![start..(start + EVALUATION_CHUNK).min(theta.nrows()), ..]);
+            let values = self.estimator.log_prob(matrix_to_tensor(rows, &device), self.context(observation, rows.nrows(), &device));
+            out.extend(tensor_to_vec(values).into_iter().map(f64::from));
+        }
+        Ok(Array1::from(out))
+    }
+
+    /// Fraction of q(θ | x_o)'s mass inside the prior support, estimated from `n` draws.
+    pub fn acceptance_rate(&self, observation: ArrayView1<f64>, n: usize, seed: u64) -> Result<f64> {
+        check_observation(observation, self.data_dim())?;
+        let draws = self.draw(observation, n.max(1), &mut seeded(seed));
+        let inside = draws.rows().into_iter().filter(|row| self.header.prior.in_support(*row)).count();
+        Ok(inside as f64 / n.max(1) as f64)
+    }
+
+    /// `rows` unrestricted draws from q(θ | x_o).
+    fn draw(&self, observation: ArrayView1<f64>, rows: usize, rng: &mut crate::rng::LindleyRng) -> Array2<f64> {
+        let device = Device::flex();
+        tensor_to_matrix(self.estimator.sample(self.context(observation, rows, &device), rng))
+    }
+
+    /// The maximum of p(θ | x_o): the best of `candidates` posterior samples, refined by Adam
+    /// ascent on log q(θ | x_o) from the `starts` best, kept inside the prior's bounds.
+    pub fn map(&self, observation: ArrayView1<f64>, options: &MapOptions, seed: u64) -> Result<Array1<f64>> {
+        let samples = self.sample(options.candidates.max(1), observation, seed, &SampleOptions::default())?.theta;
+        let scores = self.log_prob_estimator(samples.view(), observation)?;
+        let mut order: Vec<usize> = (0..samples.nrows()).collect();
+        order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
+        let starts = samples.select(Axis(0), &order[..options.starts.clamp(1, order.len())]);
+        let refined = self.ascend(starts, observation, options)?;
+        let refined_scores = self.log_prob_estimator(refined.view(), observation)?;
+        // Keep the best of the refined points and the best raw candidate (ascent never hurts the
+        // returned value).
+        let (best_refined, best_score) = refined_scores
+            .iter()
+            .enumerate()
+            .filter(|(i, s)| s.is_finite() && self.header.prior.in_support(refined.row(*i)))
+            .max_by(|a, b| a.1.total_cmp(b.1))
+            .map(|(i, s)| (i, *s))
+            .unwrap_or((0, f64::NEG_INFINITY));
+        if best_score >= scores[order[0]] {
+            Ok(refined.row(best_refined).to_owned())
+        } else {
+            Ok(samples.row(order[0]).to_owned())
+        }
+    }
+
+    /// Adam ascent on log q(θ | x_o) for every row of `start`, projected onto the prior bounds.
+    fn ascend(&self, start: Array2<f64>, observation: ArrayView1<f64>, options: &MapOptions) -> Result<Array2<f64>> {
+        let device = Device::flex().autodiff();
+        let model = self.estimator.clone().train().no_grad();
+        let rows = start.nrows();
+        let bounds = self.header.prior.bounds();
+        let context = self.context(observation, rows, &device);
+        let (beta1, beta2, epsilon): (f64, f64, f64) = (0.9, 0.999, 1e-8);
+        let mut theta = start;
+        let mut first = Array2::<f64>::zeros(theta.raw_dim());
+        let mut second = Array2::<f64>::zeros(theta.raw_dim());
+        for step in 1..=options.steps {
+            let input = matrix_to_tensor(theta.view(), &device).require_grad();
+            let objective = model.log_prob(input.clone(), context.clone()).sum();
+            let gradients = objective.backward();
+            let Some(gradient) = input.grad(&gradients) else {
+                return Err(Error::Sampling("no gradient of the log-density with respect to θ".into()));
+            };
+            let gradient = tensor_to_matrix(gradient);
+            if gradient.iter().any(|g| !g.is_finite()) {
+                break;
+            }
+            let correction1 = 1.0 - beta1.powi(step as i32);
+            let correction2 = 1.0 - beta2.powi(step as i32);
+            let moments = first.iter_mut().zip(second.iter_mut());
+            for ((t, (m, v)), g) in theta.iter_mut().zip(moments).zip(gradient.iter()) {
+                *m = beta1 * *m + (1.0 - beta1) * g;
+                *v = beta2 * *v + (1.0 - beta2) * g * g;
+                *t += options.learning_rate * (*m / correction1) / ((*v / correction2).sqrt() + epsilon);
+            }
+            for mut row in theta.rows_mut() {
+                for (value, &(low, high)) in row.iter_mut().zip(&bounds) {
+                    *value = value.clamp(low, high);
+                }
+            }
+        }
+        Ok(theta)
+    }
+}
+
+impl Posterior for DirectPosterior {
+    fn parameter_dim(&self) -> usize {
+        self.header.prior.dim()
+    }
+
+    fn data_dim(&self) -> usize {
+        self.header.context_standardizer.dim()
+    }
+
+    /// Rejection sampling: draw from q(θ | x_o) in batches and keep the draws inside the prior
+    /// support, until `n` are kept, the time limit passes, or the acceptance rate collapses.
+    fn sample(
+        &self,
+        n: usize,
+        observation: ArrayView1<f64>,
+        seed: u64,
+        options: &SampleOptions,
+    ) -> Result<PosteriorSamples> {
+        check_observation(observation, self.data_dim())?;
+        let start = Instant::now();
+        let dim = self.parameter_dim();
+        let mut kept: Vec<f64> = Vec::with_capacity(n * dim);
+        let (mut accepted, mut proposed) = (0usize, 0usize);
+        let mut batch_index = 0u64;
+        while accepted < n {
+            let rate = if proposed == 0 { 1.0 } else { (accepted as f64 / proposed as f64).max(1e-3) };
+            let wanted = (((n - accepted) as f64 / rate) * 1.1).ceil() as usize;
+            let rows = wanted.clamp(100, options.batch_size.max(100));
+            let draws = self.draw(observation, rows, &mut substream(seed, batch_index));
+            batch_index += 1;
+            proposed += rows;
+            for row in draws.rows() {
+                if accepted < n && self.header.prior.in_support(row) {
+                    kept.extend(row.iter());
+                    accepted += 1;
+                }
+            }
+            let rate = accepted as f64 / proposed as f64;
+            if proposed >= 10_000 && rate < options.min_acceptance {
+                return Err(Error::Sampling(format!(
+                    "only {accepted} of {proposed} draws from the estimated posterior ({:.4}%) fall inside the prior support; \
+                     the estimator puts its mass outside the prior for this observation — is the observation far from the \
+                     simulations it was trained on?",
+                    100.0 * rate
+                )));
+            }
+            if accepted < n && start.elapsed().as_secs_f64() > options.max_seconds {
+                return Err(Error::Sampling(format!(
+                    "time limit of {} s reached with {accepted} of {n} samples (acceptance rate {:.4}%)",
+                    options.max_seconds,
+                    100.0 * rate
+                )));
+            }
+        }
+        let theta = Array2::from_shape_vec((n, dim), kept).expect("n rows of dim values were kept");
+        let acceptance_rate = accepted as f64 / proposed.max(1) as f64;
+        Ok(PosteriorSamples { theta, acceptance_rate, seconds: start.elapsed().as_secs_f64() })
+    }
+
+    /// log q(θ | x_o) − log P_q(θ ∈ support | x_o) inside the support, −∞ outside: the density of
+    /// the rejection sampler's output. The acceptance probability is estimated from 10,000 draws.
+    fn log_prob(&self, theta: ArrayView2<f64>, observation: ArrayView1<f64>) -> Result<Array1<f64>> {
+        let mut values = self.log_prob_estimator(theta, observation)?;
+        let acceptance = self.acceptance_rate(observation, 10_000, 0)?.max(1e-4);
+        for (value, row) in values.iter_mut().zip(theta.rows()) {
+            *value = if self.header.prior.in_support(row) { *value - acceptance.ln() } else { f64::NEG_INFINITY };
+        }
+        Ok(values)
+    }
+}
