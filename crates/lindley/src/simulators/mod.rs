@@ -10,6 +10,8 @@
 //! A [`Task`] bundles a prior, a simulator and names; [`sbibm`] holds the ten tasks of the SBI
 //! benchmark (Lueckmann et al. 2021) with their observations and reference posteriors.
 
+pub mod sbibm;
+
 use std::sync::Arc;
 
 use ndarray::{Array2, ArrayView2};
