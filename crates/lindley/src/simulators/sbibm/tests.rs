@@ -232,3 +232,44 @@ fn bernoulli_glm_raw_observations_summarise_to_the_bernoulli_glm_observations() 
         assert_eq!(raw.sum(), summary[0], "obs {observation}");
     }
 }
+
+#[test]
+fn prior_draws_are_in_support_and_simulate_reproducibly() {
+    for (name, (parameter_dim, data_dim)) in NAMES.iter().zip(DIMS) {
+        let task = task(name).unwrap();
+        task.prior.validate().unwrap();
+        assert_eq!(task.prior.dim(), parameter_dim, "{name}");
+        let (theta, x) = task.sample_joint(64, 21).unwrap();
+        assert_eq!(theta.dim(), (64, parameter_dim), "{name}");
+        assert_eq!(x.dim(), (64, data_dim), "{name}");
+        task.prior.check_support(theta.view()).unwrap();
+        assert!(x.iter().all(|v| v.is_finite()), "{name}");
+        let (theta_again, x_again) = task.sample_joint(64, 21).unwrap();
+        assert!(same_values(theta.view(), theta_again.view()) && same_values(x.view(), x_again.view()), "{name}");
+        let (theta_other, x_other) = task.sample_joint(64, 22).unwrap();
+        assert!(!same_values(theta.view(), theta_other.view()) && !same_values(x.view(), x_other.view()), "{name}");
+        // The true parameters of every vendored observation are in the prior's support.
+        for observation in 1..=5 {
+            assert!(task.prior.in_support(reference(name, observation).unwrap().true_parameters.view()), "{name}");
+        }
+    }
+}
+
+#[test]
+fn priors_have_the_sbibm_moments() {
+    let prior = |name: &str| task(name).unwrap().prior;
+    let close = |a: &[f64], b: &[f64]| a.iter().zip(b).all(|(x, y)| (x - y).abs() < 1e-12);
+    assert!(close(&prior("gaussian_linear").variance(), &[0.1; 10]));
+    assert!(close(&prior("gaussian_linear_uniform").bounds().iter().map(|b| b.1).collect::<Vec<_>>(), &[1.0; 10]));
+    assert!(close(&prior("slcp_distractors").bounds().iter().map(|b| b.0).collect::<Vec<_>>(), &[-3.0; 5]));
+    assert!(close(&prior("gaussian_mixture").bounds().iter().map(|b| b.1).collect::<Vec<_>>(), &[10.0; 2]));
+    assert!(close(&prior("two_moons").bounds().iter().map(|b| b.0).collect::<Vec<_>>(), &[-1.0; 2]));
+    // Offset variance 2 (precision 0.5); the filter's variances grow towards the first lags.
+    let glm = prior("bernoulli_glm").variance();
+    assert!((glm[0] - 2.0).abs() < 1e-12 && glm[1] > glm[9], "{glm:?}");
+    // Log-normal means exp(μ + σ²/2).
+    let sir = prior("sir").mean();
+    assert!(close(&sir, &[(0.4f64.ln() + 0.125).exp(), (0.125f64.ln() + 0.02).exp()]), "{sir:?}");
+    let lv = prior("lotka_volterra").mean();
+    assert!(close(&lv, &[(-0.125f64 + 0.125).exp(), (-3.0f64 + 0.125).exp(), 1.0, (-2.875f64).exp()]), "{lv:?}");
+}
