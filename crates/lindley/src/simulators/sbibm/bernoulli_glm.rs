@@ -204,4 +204,20 @@ mod tests {
             }
         }
     }
+
+    /// sbibm's raw observations summarise to its summary observations through the design matrix.
+    #[test]
+    fn vendored_raw_observations_summarise_to_the_vendored_summaries() {
+        use crate::simulators::sbibm::{reference_paths, single_row};
+        let design = design_matrix().unwrap();
+        for observation in 1..=5 {
+            let raw = single_row(&reference_paths("bernoulli_glm_raw", observation)[0], BINS).unwrap();
+            let summary = single_row(&reference_paths("bernoulli_glm", observation)[0], PARAMETERS).unwrap();
+            assert_eq!(raw.sum(), summary[0]);
+            for l in 0..FILTER {
+                let sta: f64 = (0..BINS).map(|t| raw[t] * design[[t, 1 + l]]).sum();
+                assert!((sta - summary[1 + l]).abs() < 1e-4, "obs {observation}, lag {l}: {sta} vs {}", summary[1 + l]);
+            }
+        }
+    }
 }

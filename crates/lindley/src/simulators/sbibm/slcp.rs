@@ -66,10 +66,13 @@ const DEGREES_OF_FREEDOM: f64 = 2.0;
 const DISTRACTORS_DIM: usize = SLCP_DIM + NOISE_DIM;
 
 const LOCS_PATH: &str = "data/sbibm/slcp_distractors/mixture_locs.csv";
-const LOCS_CSV: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/sbibm/slcp_distractors/mixture_locs.csv"));
+const LOCS_CSV: &str =
+    include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/sbibm/slcp_distractors/mixture_locs.csv"));
 const SCALE_TRIL_PATH: &str = "data/sbibm/slcp_distractors/mixture_scale_tril.csv.bz2";
-const SCALE_TRIL_BZ2: &[u8] =
-    include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/sbibm/slcp_distractors/mixture_scale_tril.csv.bz2"));
+const SCALE_TRIL_BZ2: &[u8] = include_bytes!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../data/sbibm/slcp_distractors/mixture_scale_tril.csv.bz2"
+));
 const PERMUTATION_PATH: &str = "data/sbibm/slcp_distractors/permutation.csv";
 const PERMUTATION_CSV: &str =
     include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/sbibm/slcp_distractors/permutation.csv"));

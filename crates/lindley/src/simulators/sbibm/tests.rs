@@ -8,11 +8,22 @@ use ndarray::{Array1, Array2, ArrayView2, Axis};
 use super::*;
 
 /// (θ dimension, x dimension) of each task in [`NAMES`] order, from the sbibm paper.
-const DIMS: [(usize, usize); 10] = [(10, 10), (10, 10), (5, 8), (5, 100), (10, 10), (10, 100), (2, 2), (2, 2), (2, 10), (4, 20)];
+const DIMS: [(usize, usize); 10] =
+    [(10, 10), (10, 10), (5, 8), (5, 100), (10, 10), (10, 100), (2, 2), (2, 2), (2, 10), (4, 20)];
 
 /// `n` copies of `row`.
 fn repeat(row: &[f64], n: usize) -> Array2<f64> {
     Array2::from_shape_fn((n, row.len()), |(_, j)| row[j])
+}
+
+/// The vendored observation `observation` of `name`, without loading the reference samples.
+fn observed(name: &str, observation: usize) -> Array1<f64> {
+    single_row(&reference_paths(name, observation)[0], task(name).unwrap().simulator.data_dim()).unwrap()
+}
+
+/// The true parameters of observation `observation` of `name`.
+fn true_parameters(name: &str, observation: usize) -> Array1<f64> {
+    single_row(&reference_paths(name, observation)[1], task(name).unwrap().parameter_names.len()).unwrap()
 }
 
 fn same_values(a: ArrayView2<f64>, b: ArrayView2<f64>) -> bool {
@@ -43,8 +54,7 @@ fn every_name_builds_a_task_with_sbibm_dimensions_and_unknown_names_are_refused(
 fn every_task_simulates_its_true_parameters_reproducibly_and_seed_dependently() {
     for (name, (parameter_dim, data_dim)) in NAMES.iter().zip(DIMS) {
         let task = task(name).unwrap();
-        let reference = reference(name, 1).unwrap();
-        let theta = repeat(reference.true_parameters.as_slice().unwrap(), 6);
+        let theta = repeat(true_parameters(name, 1).as_slice().unwrap(), 6);
         let x = task.simulator.simulate(theta.view(), 11).unwrap();
         assert_eq!(x.dim(), (6, data_dim), "{name}");
         assert!(x.iter().all(|v| v.is_finite()), "{name}: {x}");
@@ -94,7 +104,8 @@ fn two_moons_lies_on_a_half_circle_of_radius_one_tenth_around_the_mapped_paramet
     let n = 10_000;
     let theta_row = [0.3, -0.7];
     let x = task("two_moons").unwrap().simulator.simulate(repeat(&theta_row, n).view(), 5).unwrap();
-    let centre = [0.25 - ((theta_row[0] + theta_row[1]) * FRAC_1_SQRT_2).abs(), (theta_row[1] - theta_row[0]) * FRAC_1_SQRT_2];
+    let centre =
+        [0.25 - ((theta_row[0] + theta_row[1]) * FRAC_1_SQRT_2).abs(), (theta_row[1] - theta_row[0]) * FRAC_1_SQRT_2];
     let radii: Array1<f64> = x.rows().into_iter().map(|r| (r[0] - centre[0]).hypot(r[1] - centre[1])).collect();
     assert!((radii.mean().unwrap() - 0.1).abs() < 0.001);
     assert!((radii.std(1.0) - 0.01).abs() < 0.001);
@@ -116,7 +127,8 @@ fn slcp_draws_four_gaussians_with_the_parameterised_mean_and_covariance() {
         let (ma, mb) = (a.mean().unwrap(), b.mean().unwrap());
         assert!((ma - 0.5).abs() < 4.0 * s1 / (n as f64).sqrt() && (mb + 1.0).abs() < 4.0 * s2 / (n as f64).sqrt());
         assert!((a.std(1.0) / s1 - 1.0).abs() < 0.03 && (b.std(1.0) / s2 - 1.0).abs() < 0.03);
-        let correlation = a.iter().zip(b).map(|(u, v)| (u - ma) * (v - mb)).sum::<f64>() / (n as f64 * a.std(0.0) * b.std(0.0));
+        let correlation =
+            a.iter().zip(b).map(|(u, v)| (u - ma) * (v - mb)).sum::<f64>() / (n as f64 * a.std(0.0) * b.std(0.0));
         assert!((correlation - rho).abs() < 0.02, "draw {draw}: {correlation} vs {rho}");
     }
 }
@@ -129,10 +141,12 @@ fn slcp_distractors_hide_the_slcp_values_among_theta_independent_noise() {
     let inner = slcp.simulator.simulate(theta.view(), 8).unwrap();
     let outer = distractors.simulator.simulate(theta.view(), 8).unwrap();
     // The observation of sbibm gives the positions of the 8 slcp values.
-    let observed = reference("slcp_distractors", 1).unwrap().observation;
-    let observed_slcp = reference("slcp", 1).unwrap().observation;
-    let positions: Vec<usize> =
-        observed_slcp.iter().map(|v| observed.iter().position(|w| w == v).expect("slcp value in the distractor observation")).collect();
+    let observed_distractors = observed("slcp_distractors", 1);
+    let observed_slcp = observed("slcp", 1);
+    let positions: Vec<usize> = observed_slcp
+        .iter()
+        .map(|v| observed_distractors.iter().position(|w| w == v).expect("slcp value in the distractor observation"))
+        .collect();
     for row in 0..2 {
         for (k, &position) in positions.iter().enumerate() {
             assert_eq!(outer[[row, position]], inner[[row, k]]);
@@ -155,24 +169,23 @@ fn slcp_distractors_hide_the_slcp_values_among_theta_independent_noise() {
 fn sir_and_lotka_volterra_reproduce_the_scale_of_observation_one() {
     // SIR: x ~ Binomial(1000, I/N); the mean of many draws at the true θ is within binomial noise
     // of sbibm's observation (made by its own ODE solver).
-    let reference_sir = reference("sir", 1).unwrap();
     let n = 400;
-    let x = task("sir").unwrap().simulator.simulate(repeat(reference_sir.true_parameters.as_slice().unwrap(), n).view(), 1).unwrap();
+    let x = task("sir")
+        .unwrap()
+        .simulator
+        .simulate(repeat(true_parameters("sir", 1).as_slice().unwrap(), n).view(), 1)
+        .unwrap();
     let mean = x.mean_axis(Axis(0)).unwrap();
-    for (k, (&m, &o)) in mean.iter().zip(&reference_sir.observation).enumerate() {
+    for (k, (&m, &o)) in mean.iter().zip(&observed("sir", 1)).enumerate() {
         let std = (m * (1.0 - m / 1000.0)).sqrt();
         assert!((m - o).abs() <= 4.0 * std + 1.0, "sir point {k}: mean {m}, observed {o}");
     }
     assert!(mean.iter().cloned().fold(0.0, f64::max) > 100.0, "the epidemic must take off: {mean}");
     // Lotka–Volterra: log x ~ N(log u, 0.1²), so log x_o is within 5·0.1 of the mean log x.
-    let reference_lv = reference("lotka_volterra", 1).unwrap();
-    let x = task("lotka_volterra")
-        .unwrap()
-        .simulator
-        .simulate(repeat(reference_lv.true_parameters.as_slice().unwrap(), n).view(), 2)
-        .unwrap();
+    let theta = repeat(true_parameters("lotka_volterra", 1).as_slice().unwrap(), n);
+    let x = task("lotka_volterra").unwrap().simulator.simulate(theta.view(), 2).unwrap();
     let mean_log = x.mapv(f64::ln).mean_axis(Axis(0)).unwrap();
-    for (k, (&m, &o)) in mean_log.iter().zip(&reference_lv.observation).enumerate() {
+    for (k, (&m, &o)) in mean_log.iter().zip(&observed("lotka_volterra", 1)).enumerate() {
         assert!((m - o.ln()).abs() < 0.5, "lotka_volterra value {k}: mean log {m}, observed log {}", o.ln());
     }
     // The first values are the initial populations (30, 1) with 10 % noise.
@@ -198,15 +211,17 @@ fn ode_tasks_give_nan_rows_for_failed_solves_and_clamp_lotka_volterra() {
 fn references_load_for_every_task_and_observation() {
     for (name, (parameter_dim, data_dim)) in NAMES.iter().zip(DIMS) {
         assert!(has_reference(name), "{name}");
-        for observation in 1..=5 {
-            let reference = reference(name, observation).unwrap();
-            assert_eq!(reference.observation.len(), data_dim, "{name} obs {observation}");
-            assert_eq!(reference.true_parameters.len(), parameter_dim, "{name} obs {observation}");
-            if observation == 1 {
-                assert_eq!(reference.posterior_samples.dim(), (10_000, parameter_dim), "{name}");
-                assert!(reference.posterior_samples.iter().all(|v| v.is_finite()));
-            }
-            assert_eq!(reference.parameter_names, task(name).unwrap().parameter_names);
+        let reference = reference(name, 1).unwrap();
+        assert_eq!(reference.observation.len(), data_dim, "{name}");
+        assert_eq!(reference.true_parameters.len(), parameter_dim, "{name}");
+        assert_eq!(reference.posterior_samples.dim(), (10_000, parameter_dim), "{name}");
+        assert!(reference.posterior_samples.iter().all(|v| v.is_finite()));
+        assert_eq!(reference.parameter_names, task(name).unwrap().parameter_names);
+        // Observations 2..5: the task's dimensions (single_row checks them), samples present.
+        for observation in 2..=5 {
+            assert_eq!(observed(name, observation).len(), data_dim);
+            assert_eq!(true_parameters(name, observation).len(), parameter_dim);
+            assert!(reference_paths(name, observation)[2].is_file(), "{name} obs {observation}");
         }
     }
     assert!(!has_reference("nonexistent"));
@@ -226,8 +241,8 @@ fn bernoulli_glm_raw_observations_summarise_to_the_bernoulli_glm_observations() 
     let none = simulator.simulate(repeat(&[-1e3, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0], 1).view(), 1).unwrap();
     assert!(none.iter().all(|&v| v == 0.0));
     for observation in 1..=5 {
-        let raw = reference("bernoulli_glm_raw", observation).unwrap().observation;
-        let summary = reference("bernoulli_glm", observation).unwrap().observation;
+        let raw = observed("bernoulli_glm_raw", observation);
+        let summary = observed("bernoulli_glm", observation);
         assert!(raw.iter().all(|&v| v == 0.0 || v == 1.0));
         assert_eq!(raw.sum(), summary[0], "obs {observation}");
     }
@@ -250,7 +265,7 @@ fn prior_draws_are_in_support_and_simulate_reproducibly() {
         assert!(!same_values(theta.view(), theta_other.view()) && !same_values(x.view(), x_other.view()), "{name}");
         // The true parameters of every vendored observation are in the prior's support.
         for observation in 1..=5 {
-            assert!(task.prior.in_support(reference(name, observation).unwrap().true_parameters.view()), "{name}");
+            assert!(task.prior.in_support(true_parameters(name, observation).view()), "{name}");
         }
     }
 }
