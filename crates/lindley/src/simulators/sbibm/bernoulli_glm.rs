@@ -98,14 +98,16 @@ fn prior() -> Distribution {
             row[i - 2] = 1.0;
         }
     }
-    // G = F⁻¹, column by column: solve F g = e_k.
+    // G = F⁻¹ by forward substitution in F·G = I, row by row.
     let mut g = [[0.0; FILTER]; FILTER];
-    for k in 0..FILTER {
-        for i in k..FILTER {
-            let rhs = if i == k { 1.0 } else { 0.0 };
-            let known: f64 = (k..i).map(|j| f[i][j] * g[j][k]).sum();
-            g[i][k] = (rhs - known) / f[i][i];
+    for (i, f_row) in f.iter().enumerate() {
+        let mut g_row = [0.0; FILTER];
+        for (k, value) in g_row.iter_mut().enumerate() {
+            let identity = if i == k { 1.0 } else { 0.0 };
+            let known: f64 = (0..i).map(|j| f_row[j] * g[j][k]).sum();
+            *value = (identity - known) / f_row[i];
         }
+        g[i] = g_row;
     }
     let mut covariance = vec![vec![0.0; PARAMETERS]; PARAMETERS];
     covariance[0][0] = OFFSET_VARIANCE;
@@ -150,34 +152,21 @@ mod tests {
         let Distribution::MultivariateNormal { covariance, .. } = prior() else { panic!("not a multivariate normal") };
         // Precision: 0.5 for the offset, FᵀF for the filter, built directly from the definition.
         let m = FILTER;
-        let mut d = vec![vec![0.0; m]; m];
-        for i in 0..m {
-            d[i][i] = 1.0;
-            if i > 0 {
-                d[i][i - 1] = -1.0;
-            }
-        }
-        let mut f = vec![vec![0.0; m]; m];
-        for i in 0..m {
-            for j in 0..m {
-                f[i][j] = (0..m).map(|k| d[i][k] * d[k][j]).sum::<f64>();
-            }
-            f[i][i] += (i as f64 / m as f64).sqrt();
-        }
-        let mut precision = vec![vec![0.0; PARAMETERS]; PARAMETERS];
-        precision[0][0] = 0.5;
-        for i in 0..m {
-            for j in 0..m {
-                precision[1 + i][1 + j] = (0..m).map(|k| f[k][i] * f[k][j]).sum();
-            }
-        }
-        for i in 0..PARAMETERS {
-            for j in 0..PARAMETERS {
-                let product: f64 = (0..PARAMETERS).map(|k| precision[i][k] * covariance[k][j]).sum();
-                let identity = if i == j { 1.0 } else { 0.0 };
-                assert!((product - identity).abs() < 1e-9, "(B·Σ)[{i}][{j}] = {product}");
-                assert_eq!(covariance[i][j], covariance[j][i]);
-            }
+        let d = Array2::from_shape_fn((m, m), |(i, j)| match i as isize - j as isize {
+            0 => 1.0,
+            1 => -1.0,
+            _ => 0.0,
+        });
+        let f = d.dot(&d) + Array2::from_diag(&ndarray::Array1::from_shape_fn(m, |i| (i as f64 / m as f64).sqrt()));
+        let mut precision = Array2::<f64>::zeros((PARAMETERS, PARAMETERS));
+        precision[[0, 0]] = 0.5;
+        precision.slice_mut(ndarray::s![1.., 1..]).assign(&f.t().dot(&f));
+        let covariance = Array2::from_shape_fn((PARAMETERS, PARAMETERS), |(i, j)| covariance[i][j]);
+        let product = precision.dot(&covariance);
+        for ((i, j), &value) in product.indexed_iter() {
+            let identity = if i == j { 1.0 } else { 0.0 };
+            assert!((value - identity).abs() < 1e-9, "(B·Σ)[{i}][{j}] = {value}");
+            assert_eq!(covariance[[i, j]], covariance[[j, i]]);
         }
     }
 
