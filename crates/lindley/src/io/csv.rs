@@ -19,9 +19,14 @@ pub struct Table {
 
 /// Read a CSV file with a header row. Empty lines are skipped; every data row must have as many
 /// fields as the header, each a number (`nan`, `inf` are accepted and left to the caller).
+/// A path ending in `.bz2` is decompressed (bzip2) while it is read.
 pub fn read(path: &Path) -> Result<Table> {
     let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-    parse(std::io::BufReader::new(file), path)
+    if path.extension().is_some_and(|extension| extension == "bz2") {
+        parse(std::io::BufReader::new(bzip2::read::MultiBzDecoder::new(file)), path)
+    } else {
+        parse(std::io::BufReader::new(file), path)
+    }
 }
 
 /// Parse CSV text from any reader; `path` is used in error messages only.
@@ -114,6 +119,25 @@ mod tests {
         assert!(short.contains("line 2: 1 fields, but the header has 2 columns"), "{short}");
         let empty = parse("".as_bytes(), Path::new("e.csv")).unwrap_err().to_string();
         assert!(empty.contains("empty"), "{empty}");
+        std::fs::remove_dir_all(dir).ok();
+    }
+
+    #[test]
+    fn reads_bzip2_compressed_files() {
+        use std::io::Write as _;
+        let dir = std::env::temp_dir().join(format!("lindley-csv-bz2-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("t.csv.bz2");
+        let mut encoder = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::default());
+        encoder.write_all(b"a,b\n1.5,2\n-3,4e-3\n").unwrap();
+        std::fs::write(&path, encoder.finish().unwrap()).unwrap();
+        let table = read(&path).unwrap();
+        assert_eq!(table.header, vec!["a", "b"]);
+        assert_eq!(table.values, array![[1.5, 2.0], [-3.0, 4e-3]]);
+        // A plain-text file named .bz2 is a decompression error, reported with the path.
+        std::fs::write(&path, "a,b\n1,2\n").unwrap();
+        let error = read(&path).unwrap_err().to_string();
+        assert!(error.contains("t.csv.bz2"), "{error}");
         std::fs::remove_dir_all(dir).ok();
     }
 }

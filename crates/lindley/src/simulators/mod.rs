@@ -11,6 +11,7 @@
 //! benchmark (Lueckmann et al. 2021) with their observations and reference posteriors.
 
 pub mod external;
+pub mod sbibm;
 
 use std::sync::Arc;
 
