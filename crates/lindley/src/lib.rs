@@ -9,6 +9,7 @@ pub mod distributions;
 pub mod error;
 pub mod flows;
 pub mod io;
+pub mod mcmc;
 pub mod nn;
 pub mod rng;
 pub mod simulators;
