@@ -159,7 +159,7 @@ fn geyer_ess(halves: &[Vec<f64>]) -> f64 {
 
 /// Standard normal quantile Φ⁻¹(p) for p ∈ (0, 1) by Acklam's rational approximation (relative
 /// error below 1.2·10⁻⁹).
-pub(crate) fn normal_quantile(p: f64) -> f64 {
+fn normal_quantile(p: f64) -> f64 {
     const A: [f64; 6] = [
         -3.969_683_028_665_376e1,
         2.209_460_984_245_205e2,

@@ -310,7 +310,7 @@ fn validate(target: &dyn LogDensity, sampler: &Sampler, config: &McmcConfig) -> 
 
 /// Evaluate `target` on `theta`, checking the output length and that no value is NaN or +∞.
 /// `labels[i]` names row i in errors as "`what` labels[i]" (e.g. "chain 3").
-pub(super) fn evaluate(
+fn evaluate(
     target: &dyn LogDensity,
     theta: ArrayView2<f64>,
     labels: &[usize],
