@@ -19,6 +19,7 @@ mod diagnostics;
 mod metropolis;
 mod slice;
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use ndarray::{Array1, Array2, Array3, ArrayView2, Axis, s};
@@ -132,6 +133,10 @@ pub struct McmcRun {
     pub acceptance_rate: f64,
     /// Wall-clock time of the run (initialisation included).
     pub seconds: f64,
+    /// Number of batched `log_density` calls (initialisation included).
+    pub target_calls: usize,
+    /// Number of rows evaluated over all those calls.
+    pub target_rows: usize,
 }
 
 impl McmcRun {
@@ -203,6 +208,8 @@ impl<'a, D: LogDensity + ?Sized> Unconstrained<'a, D> {
             per_chain,
             acceptance_rate: run.acceptance_rate,
             seconds: run.seconds,
+            target_calls: run.target_calls,
+            target_rows: run.target_rows,
         }
     }
 }
@@ -235,6 +242,8 @@ pub fn sample(
 ) -> Result<McmcRun> {
     let start = Instant::now();
     validate(target, sampler, config)?;
+    let counting = Counting { inner: target, calls: AtomicUsize::new(0), rows: AtomicUsize::new(0) };
+    let target: &dyn LogDensity = &counting;
     let (mut x, mut lp) = initialise(target, init, config)?;
     let mut rng = substream(config.seed, 1);
     let dim = target.dim();
@@ -268,7 +277,28 @@ pub fn sample(
         per_chain,
         acceptance_rate: kernel.acceptance_rate(),
         seconds: start.elapsed().as_secs_f64(),
+        target_calls: counting.calls.load(Ordering::Relaxed),
+        target_rows: counting.rows.load(Ordering::Relaxed),
     })
+}
+
+/// A target that counts its calls and evaluated rows.
+struct Counting<'a> {
+    inner: &'a dyn LogDensity,
+    calls: AtomicUsize,
+    rows: AtomicUsize,
+}
+
+impl LogDensity for Counting<'_> {
+    fn dim(&self) -> usize {
+        self.inner.dim()
+    }
+
+    fn log_density(&self, theta: ArrayView2<f64>) -> Result<Array1<f64>> {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        self.rows.fetch_add(theta.nrows(), Ordering::Relaxed);
+        self.inner.log_density(theta)
+    }
 }
 
 /// One Markov transition for all chains at once.

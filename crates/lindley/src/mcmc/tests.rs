@@ -131,6 +131,27 @@ impl LogDensity for Beta25 {
     }
 }
 
+#[test]
+fn bounded_target_through_unconstrained_space() {
+    let prior = Distribution::uniform(vec![0.0], vec![1.0]).unwrap();
+    let target = Unconstrained::new(&Beta25, &prior).unwrap();
+    let draw = |n: usize, rng: &mut LindleyRng| target.prior_draws(n, rng);
+    let init = Init::Resample { draw: &draw, candidates: 1000 };
+    for sampler in [Sampler::Slice { width: 1.0 }, Sampler::Metropolis { step: 0.5 }] {
+        let out = sample(&target, &sampler, &init, &config(5, 8), &mut |_, _| {}).unwrap();
+        let out = target.constrain(out);
+        assert!(out.samples.iter().all(|t| *t > 0.0 && *t < 1.0));
+        let mean = out.samples.mean().unwrap();
+        assert!((mean - 2.0 / 7.0).abs() < 0.02, "{sampler:?}: mean {mean}");
+        // Beta(2, 5) variance αβ/((α+β)²(α+β+1)) = 10/392.
+        let var = out.samples.var(1.0);
+        assert!((var / (10.0 / 392.0) - 1.0).abs() < 0.15, "{sampler:?}: variance {var}");
+        out.check(1.05).unwrap();
+    }
+    let wrong = Distribution::uniform(vec![0.0, 0.0], vec![1.0, 1.0]).unwrap();
+    assert!(matches!(Unconstrained::new(&Beta25, &wrong), Err(Error::Shape { .. })));
+}
+
 /// Standard normal in 2-D, NaN where θ₀ > `nan_above`, −∞ where θ₀ < `mass_above`.
 struct Broken {
     nan_above: f64,
@@ -222,6 +243,8 @@ fn check_names_the_worst_parameter() {
         ess: vec![1.0; 3],
         acceptance_rate: 1.0,
         seconds: 0.0,
+        target_calls: 0,
+        target_rows: 0,
     };
     let err = run.check(1.05).unwrap_err().to_string();
     assert!(err.contains("parameter 1") && err.contains("1.31"), "{err}");
@@ -234,9 +257,12 @@ fn throughput_on_a_cheap_target() {
     for sampler in [Sampler::Slice { width: 1.0 }, Sampler::Metropolis { step: 0.5 }] {
         let out = run(&target, &sampler, 10, 5);
         eprintln!(
-            "{sampler:?}: 100 chains, 2-D Gaussian, warm-up 200, thin 10: {:.0} kept samples/s ({:.3} s)",
+            "{sampler:?}: 100 chains, 2-D Gaussian, warm-up 200, thin 10: {:.0} kept samples/s ({:.3} s), \
+             {} target calls, {:.1} rows per kept sample",
             out.samples.nrows() as f64 / out.seconds,
-            out.seconds
+            out.seconds,
+            out.target_calls,
+            out.target_rows as f64 / out.samples.nrows() as f64
         );
         assert!(out.rhat.iter().all(|r| *r < 1.05));
     }
