@@ -13,8 +13,8 @@ use ndarray::{ArrayView3, Axis};
 /// among the S pooled draws), and the classic potential scale reduction √(V̂⁺/W) is computed, with
 /// W the mean within-chain variance and V̂⁺ = (n − 1)/n · W + B/n. The result is the larger of this
 /// bulk R̂ and the same statistic on the folded draws |θ − median θ| (which detects chains with
-/// equal locations but different scales). Values near 1 mean the chains agree; > 1.01 (strict) or
-/// > 1.05 (lenient) suggests they have not converged. NaN when there are fewer than 4 draws per
+/// equal locations but different scales). Values near 1 mean the chains agree; values above 1.01
+/// (strict) or 1.05 (lenient) suggest they have not converged. NaN when there are fewer than 4 draws per
 /// chain or a parameter is constant.
 pub fn split_rhat(chains: ArrayView3<f64>) -> Vec<f64> {
     (0..chains.len_of(Axis(2)))
@@ -76,11 +76,8 @@ fn median(halves: &[Vec<f64>]) -> f64 {
 /// Replace every value by its normal score Φ⁻¹((r − 3/8)/(S + 1/4)), r the average (tie-aware,
 /// one-based) rank among all S pooled values (Blom 1958).
 fn rank_normalise(halves: &[Vec<f64>]) -> Vec<Vec<f64>> {
-    let mut order: Vec<(f64, usize, usize)> = halves
-        .iter()
-        .enumerate()
-        .flat_map(|(m, h)| h.iter().enumerate().map(move |(i, &v)| (v, m, i)))
-        .collect();
+    let mut order: Vec<(f64, usize, usize)> =
+        halves.iter().enumerate().flat_map(|(m, h)| h.iter().enumerate().map(move |(i, &v)| (v, m, i))).collect();
     order.sort_by(|a, b| a.0.total_cmp(&b.0));
     let s = order.len() as f64;
     let mut out: Vec<Vec<f64>> = halves.iter().map(|h| vec![0.0; h.len()]).collect();
@@ -112,7 +109,8 @@ fn variance_components(halves: &[Vec<f64>]) -> (Vec<f64>, f64, f64) {
         .sum::<f64>()
         / m;
     let grand = means.iter().sum::<f64>() / m;
-    let b_over_n = if m > 1.0 { means.iter().map(|mu| (mu - grand) * (mu - grand)).sum::<f64>() / (m - 1.0) } else { 0.0 };
+    let b_over_n =
+        if m > 1.0 { means.iter().map(|mu| (mu - grand) * (mu - grand)).sum::<f64>() / (m - 1.0) } else { 0.0 };
     (means, w, (n - 1.0) / n * w + b_over_n)
 }
 
@@ -183,7 +181,8 @@ fn normal_quantile(p: f64) -> f64 {
         4.374_664_141_464_968,
         2.938_163_982_698_783,
     ];
-    const D: [f64; 4] = [7.784_695_709_041_462e-3, 3.224_671_290_700_398e-1, 2.445_134_137_142_996, 3.754_408_661_907_416];
+    const D: [f64; 4] =
+        [7.784_695_709_041_462e-3, 3.224_671_290_700_398e-1, 2.445_134_137_142_996, 3.754_408_661_907_416];
     const P_LOW: f64 = 0.02425;
     let tail = |q: f64| {
         (((((C[0] * q + C[1]) * q + C[2]) * q + C[3]) * q + C[4]) * q + C[5])

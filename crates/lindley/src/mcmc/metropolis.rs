@@ -32,10 +32,8 @@ pub(super) struct MetropolisKernel {
 
 impl MetropolisKernel {
     pub(super) fn new(step: f64, chains: usize, dim: usize, warmup: usize) -> Self {
-        let mut windows: Vec<usize> = [warmup / 8, warmup / 4, warmup / 2, 3 * warmup / 4]
-            .into_iter()
-            .filter(|&w| w > 0)
-            .collect();
+        let mut windows: Vec<usize> =
+            [warmup / 8, warmup / 4, warmup / 2, 3 * warmup / 4].into_iter().filter(|&w| w > 0).collect();
         windows.dedup();
         MetropolisKernel {
             log_step: vec![step.ln(); chains],

@@ -260,7 +260,7 @@ pub fn sample(
         kernel.step(target, &mut x, &mut lp, &mut rng, warmup.then_some(iteration))?;
         if !warmup {
             let j = iteration - config.warmup;
-            if (j + 1) % config.thin == 0 {
+            if (j + 1).is_multiple_of(config.thin) {
                 per_chain.slice_mut(s![.., j / config.thin, ..]).assign(&x);
             }
         }
@@ -340,12 +340,7 @@ fn validate(target: &dyn LogDensity, sampler: &Sampler, config: &McmcConfig) -> 
 
 /// Evaluate `target` on `theta`, checking the output length and that no value is NaN or +∞.
 /// `labels[i]` names row i in errors as "`what` labels[i]" (e.g. "chain 3").
-fn evaluate(
-    target: &dyn LogDensity,
-    theta: ArrayView2<f64>,
-    labels: &[usize],
-    what: &str,
-) -> Result<Array1<f64>> {
+fn evaluate(target: &dyn LogDensity, theta: ArrayView2<f64>, labels: &[usize], what: &str) -> Result<Array1<f64>> {
     let values = target.log_density(theta)?;
     if values.len() != theta.nrows() {
         return Err(Error::shape(

@@ -178,9 +178,7 @@ impl LogDensity for Broken {
 #[test]
 fn errors_name_the_chain_and_the_cause() {
     let cfg = McmcConfig { chains: 5, warmup: 50, thin: 1, samples: 500, seed: 0 };
-    let draw = |n: usize, rng: &mut LindleyRng| {
-        Array2::from_shape_fn((n, 2), |_| rng.sample::<f64, _>(StandardNormal))
-    };
+    let draw = |n: usize, rng: &mut LindleyRng| Array2::from_shape_fn((n, 2), |_| rng.sample::<f64, _>(StandardNormal));
     let slice = Sampler::Slice { width: 1.0 };
 
     // NaN during sampling.
