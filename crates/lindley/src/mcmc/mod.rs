@@ -41,7 +41,8 @@ pub trait LogDensity: Sync {
     /// outside the support; NaN is an error.
     fn log_density(&self, theta: ArrayView2<f64>) -> Result<Array1<f64>>;
 
-    /// log π(θ) and its gradient ∇θ log π `[n, dim]` for each row, for gradient-based samplers;
+    /// log π(θ) and its gradient ∇θ log π `[n, dim]` for each row, for gradient-based samplers
+    /// (none of the samplers here uses it yet; it is the interface a NUTS kernel will need);
     /// `None` (the default) when the target has no gradient.
     fn gradient(&self, _theta: ArrayView2<f64>) -> Option<Result<(Array1<f64>, Array2<f64>)>> {
         None

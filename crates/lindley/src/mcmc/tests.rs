@@ -233,6 +233,19 @@ fn resampling_prefers_high_density_candidates() {
 }
 
 #[test]
+fn resampling_reuses_candidates_when_too_few_have_mass() {
+    // Only θ₀ > 0 has mass: with 6 candidates about 3 qualify, fewer than the 10 chains.
+    let target = Broken { nan_above: f64::INFINITY, mass_above: 0.0 };
+    let draw = |n: usize, rng: &mut LindleyRng| Array2::from_shape_fn((n, 2), |_| rng.sample::<f64, _>(StandardNormal));
+    let init = Init::Resample { draw: &draw, candidates: 6 };
+    let cfg = McmcConfig { chains: 10, warmup: 0, thin: 1, samples: 10, seed: 9 };
+    let (x, lp) = initialise(&target, &init, &cfg).unwrap();
+    assert_eq!(x.dim(), (10, 2));
+    assert!(lp.iter().all(|v| v.is_finite()));
+    assert!(x.column(0).iter().all(|v| *v > 0.0));
+}
+
+#[test]
 fn check_names_the_worst_parameter() {
     let run = McmcRun {
         samples: Array2::zeros((1, 3)),
