@@ -58,7 +58,11 @@ fn assert_moments(run: &McmcRun, mean: &Array1<f64>, cov: &Array2<f64>, what: &s
     let centred = &run.samples - &m;
     let c = centred.t().dot(&centred) / (n - 1.0);
     for i in 0..mean.len() {
-        assert!((m[i] - mean[i]).abs() < 0.1, "{what}: mean[{i}] = {} vs {}", m[i], mean[i]);
+        // 0.1 absolute, relative to the scale where the standard deviation exceeds 1 (with
+        // ESS ≈ 5000 this is ≥ 7 Monte Carlo standard errors; σ = 3 draws would otherwise fail
+        // an absolute 0.1 for about one seed in thirty).
+        let tolerance = 0.1 * cov[[i, i]].sqrt().max(1.0);
+        assert!((m[i] - mean[i]).abs() < tolerance, "{what}: mean[{i}] = {} vs {}", m[i], mean[i]);
         for j in 0..mean.len() {
             let scale = (cov[[i, i]] * cov[[j, j]]).sqrt();
             assert!(
@@ -142,7 +146,7 @@ fn bounded_target_through_unconstrained_space() {
         let out = target.constrain(out);
         assert!(out.samples.iter().all(|t| *t > 0.0 && *t < 1.0));
         let mean = out.samples.mean().unwrap();
-        assert!((mean - 2.0 / 7.0).abs() < 0.02, "{sampler:?}: mean {mean}");
+        assert!((mean - 2.0 / 7.0).abs() < 0.01, "{sampler:?}: mean {mean}");
         // Beta(2, 5) variance αβ/((α+β)²(α+β+1)) = 10/392.
         let var = out.samples.var(1.0);
         assert!((var / (10.0 / 392.0) - 1.0).abs() < 0.15, "{sampler:?}: variance {var}");
