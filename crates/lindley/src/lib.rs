@@ -11,6 +11,7 @@ pub mod error;
 pub mod flows;
 pub mod inference;
 pub mod io;
+pub mod mcmc;
 pub mod nn;
 pub mod rng;
 pub mod simulators;
