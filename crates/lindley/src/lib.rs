@@ -3,8 +3,9 @@
 //! Simulation-based inference (SBI) and Bayesian optimal experimental design (BOED) in Rust.
 //!
 //! Data flows one way: prior ([`distributions`]) → simulator ([`simulators`]) → dataset
-//! ([`io`]) → estimator ([`flows`], trained by [`train`]) → posterior → diagnostics.
+//! ([`io`]) → estimator ([`flows`], trained by [`train`]) → posterior → [`diagnostics`].
 
+pub mod diagnostics;
 pub mod distributions;
 pub mod error;
 pub mod flows;
