@@ -107,7 +107,7 @@ fn pooled_data(x: ArrayView2<f64>, y: ArrayView2<f64>, z_score: bool) -> Result<
     let (mean, std) = if z_score {
         let mean = x.mean_axis(Axis(0)).expect("x has rows");
         let std = x.std_axis(Axis(0), 1.0);
-        if let Some(j) = std.iter().position(|&s| !(s > 0.0 && s.is_finite())) {
+        if let Some(j) = std.iter().position(|&s| !s.is_normal()) {
             return Err(Error::InvalidInput(format!(
                 "c2st: column {j} of x has standard deviation {}, cannot z-score",
                 std[j]
@@ -142,7 +142,9 @@ mod tests {
     /// `n` rows of independent N(shift, 1) coordinates in `dim` dimensions.
     fn normal_sample(n: usize, dim: usize, shift: f64, seed: u64) -> Array2<f64> {
         let mut rng = seeded(seed);
-        Array2::from_shape_simple_fn((n, dim), || shift + <StandardNormal as Distribution<f64>>::sample(&StandardNormal, &mut rng))
+        Array2::from_shape_simple_fn((n, dim), || {
+            shift + <StandardNormal as Distribution<f64>>::sample(&StandardNormal, &mut rng)
+        })
     }
 
     #[test]

@@ -20,7 +20,7 @@
 //! samples); losses are accumulated in `f64`. Matrix products go through ndarray's
 //! `general_mat_mul` (matrixmultiply kernels) into preallocated buffers.
 
-use ndarray::{Array1, Array2, ArrayView1, ArrayView2, ArrayViewMut2, Axis, Zip, linalg::general_mat_mul, s};
+use ndarray::{Array1, Array2, ArrayView1, ArrayView2, ArrayViewMut2, Zip, linalg::general_mat_mul, s};
 use rand::Rng;
 use rand::seq::SliceRandom;
 
@@ -161,8 +161,7 @@ impl Mlp {
 
     /// Number of rows of `x` whose predicted class (probability > 0.5) equals the label in `y`.
     pub(crate) fn count_correct(&self, x: ArrayView2<f32>, y: ArrayView1<f32>) -> usize {
-        let units: Vec<usize> =
-            std::iter::once(x.ncols()).chain(self.layers.iter().map(|l| l.w.ncols())).collect();
+        let units: Vec<usize> = std::iter::once(x.ncols()).chain(self.layers.iter().map(|l| l.w.ncols())).collect();
         let batch = x.nrows().clamp(1, 1024);
         let mut ws = Workspace::new(&units, batch);
         let mut correct = 0;
@@ -171,7 +170,7 @@ impl Mlp {
             let bs = batch.min(x.nrows() - start);
             ws.input.slice_mut(s![..bs, ..]).assign(&x.slice(s![start..start + bs, ..]));
             self.forward(&mut ws, bs);
-            let probs = ws.acts.last().expect("at least one layer");
+            let probs = &ws.acts[ws.acts.len() - 1];
             for r in 0..bs {
                 let predicted = if probs[[r, 0]] > 0.5 { 1.0 } else { 0.0 };
                 if predicted == y[start + r] {
@@ -218,7 +217,8 @@ impl Mlp {
                 delta[[r, 0]] = p - t;
             }
         }
-        let squared_norm: f64 = self.layers.iter().map(|l| l.w.iter().map(|&w| (w as f64) * (w as f64)).sum::<f64>()).sum();
+        let squared_norm: f64 =
+            self.layers.iter().map(|l| l.w.iter().map(|&w| (w as f64) * (w as f64)).sum::<f64>()).sum();
         let loss = log_loss / bs as f64 + 0.5 * ALPHA as f64 * squared_norm / bs as f64;
 
         let scale = 1.0 / bs as f32;
@@ -230,13 +230,11 @@ impl Mlp {
             let grad_w = &mut ws.grad_w[l];
             general_mat_mul(scale, &input.t(), &delta, 0.0, grad_w);
             grad_w.scaled_add(ALPHA * scale, &layer.w);
-            let grad_b = &mut ws.grad_b[l];
-            grad_b.assign(&delta.sum_axis(Axis(0)));
-            *grad_b *= scale;
+            Zip::from(ws.grad_b[l].view_mut()).and(delta.columns()).for_each(|g, col| *g = col.sum() * scale);
             if l > 0 {
                 let mut prev: ArrayViewMut2<f32> = lower[l - 1].slice_mut(s![..bs, ..]);
                 general_mat_mul(1.0, &delta, &layer.w.t(), 0.0, &mut prev);
-                Zip::from(&mut prev).and(&input).for_each(|d, &a| {
+                prev.zip_mut_with(&input, |d, &a| {
                     if a <= 0.0 {
                         *d = 0.0;
                     }
@@ -257,8 +255,16 @@ impl Mlp {
         for ((layer, mom), (gw, gb)) in
             self.layers.iter_mut().zip(moments.iter_mut()).zip(ws.grad_w.iter().zip(ws.grad_b.iter()))
         {
-            Zip::from(&mut layer.w).and(&mut mom.m_w).and(&mut mom.v_w).and(gw).for_each(|p, m, v, &g| update(p, m, v, g));
-            Zip::from(&mut layer.b).and(&mut mom.m_b).and(&mut mom.v_b).and(gb).for_each(|p, m, v, &g| update(p, m, v, g));
+            Zip::from(layer.w.view_mut())
+                .and(mom.m_w.view_mut())
+                .and(mom.v_w.view_mut())
+                .and(gw.view())
+                .for_each(|p, m, v, &g| update(p, m, v, g));
+            Zip::from(layer.b.view_mut())
+                .and(mom.m_b.view_mut())
+                .and(mom.v_b.view_mut())
+                .and(gb.view())
+                .for_each(|p, m, v, &g| update(p, m, v, g));
         }
     }
 }
