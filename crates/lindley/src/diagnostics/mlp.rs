@@ -230,15 +230,21 @@ impl Mlp {
             let grad_w = &mut ws.grad_w[l];
             general_mat_mul(scale, &input.t(), &delta, 0.0, grad_w);
             grad_w.scaled_add(ALPHA * scale, &layer.w);
-            Zip::from(ws.grad_b[l].view_mut()).and(delta.columns()).for_each(|g, col| *g = col.sum() * scale);
+            // Column sums of δ over plain slices (ndarray's lane iterators do not vectorise here).
+            let units = layer.b.len();
+            let grad_b = ws.grad_b[l].as_slice_mut().expect("workspace buffers are contiguous");
+            grad_b.fill(0.0);
+            for row in upper[0].as_slice().expect("workspace buffers are contiguous")[..bs * units].chunks_exact(units)
+            {
+                grad_b.iter_mut().zip(row).for_each(|(g, &d)| *g += d);
+            }
+            grad_b.iter_mut().for_each(|g| *g *= scale);
             if l > 0 {
                 let mut prev: ArrayViewMut2<f32> = lower[l - 1].slice_mut(s![..bs, ..]);
                 general_mat_mul(1.0, &delta, &layer.w.t(), 0.0, &mut prev);
-                prev.zip_mut_with(&input, |d, &a| {
-                    if a <= 0.0 {
-                        *d = 0.0;
-                    }
-                });
+                // ReLU derivative as a multiplicative 0/1 mask: a data-dependent branch here
+                // mispredicts on about half of the entries and used to dominate the run time.
+                prev.zip_mut_with(&input, |d, &a| *d *= f32::from(u8::from(a > 0.0)));
             }
         }
         loss
