@@ -3,9 +3,11 @@
 //! Simulation-based inference (SBI) and Bayesian optimal experimental design (BOED) in Rust.
 //!
 //! Data flows one way: prior ([`distributions`]) → simulator ([`simulators`]) → dataset
-//! ([`io`]) → estimator ([`flows`], trained by [`train`]) → posterior → diagnostics.
+//! ([`data`], files in [`io`]) → estimator ([`flows`], trained by [`train`]) → posterior
+//! ([`inference`], sampled directly or by [`mcmc`]) → [`diagnostics`].
 
 pub mod data;
+pub mod diagnostics;
 pub mod distributions;
 pub mod error;
 pub mod flows;

@@ -1,0 +1,42 @@
+//! Sample-quality diagnostics: does a set of posterior samples look like a reference set?
+//!
+//! - [`c2st`]: classifier two-sample test with the sbibm protocol (the benchmark's headline metric);
+//! - [`mmd`]: unbiased squared maximum mean discrepancy with a Gaussian kernel.
+//!
+//! Samples are `[n, dim]` arrays, one point per row.
+
+pub mod c2st;
+mod mlp;
+pub mod mmd;
+
+pub use c2st::{C2stConfig, c2st};
+pub use mmd::{Bandwidth, MmdConfig, mmd};
+
+use ndarray::ArrayView2;
+
+use crate::{Error, Result};
+
+/// Checks that `x` and `y` have the same, non-zero number of columns and returns it.
+fn check_same_dim(context: &str, x: ArrayView2<f64>, y: ArrayView2<f64>) -> Result<usize> {
+    if x.ncols() == 0 {
+        return Err(Error::shape(context, "at least 1 column", "0 columns in x"));
+    }
+    if x.ncols() != y.ncols() {
+        return Err(Error::shape(
+            context,
+            format!("{} columns in y (as in x)", x.ncols()),
+            format!("{} columns", y.ncols()),
+        ));
+    }
+    Ok(x.ncols())
+}
+
+/// Fails on the first NaN or infinite entry of the sample called `name`, naming its row and column.
+fn check_finite(context: &str, name: &str, sample: ArrayView2<f64>) -> Result<()> {
+    match sample.indexed_iter().find(|(_, v)| !v.is_finite()) {
+        Some(((row, col), v)) => {
+            Err(Error::InvalidInput(format!("{context}: sample {name} row {row} column {col} is {v}")))
+        }
+        None => Ok(()),
+    }
+}
