@@ -5,6 +5,7 @@
 //! Data flows one way: prior ([`distributions`]) → simulator ([`simulators`]) → dataset
 //! ([`io`]) → estimator ([`flows`], trained by [`train`]) → posterior → diagnostics.
 
+pub mod boed;
 pub mod distributions;
 pub mod error;
 pub mod flows;
