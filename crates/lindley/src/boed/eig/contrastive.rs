@@ -255,7 +255,7 @@ fn contrastive_terms(
     match kind {
         ContrastiveKind::Nmc => (0..n)
             .into_par_iter()
-            .map(|i| {
+            .map(|i| -> Result<f64> {
                 let mut rng = substream(seed, FRESH_INNER_STREAM + i as u64);
                 let mut lse = RunningLogSumExp::new();
                 for size in chunks() {

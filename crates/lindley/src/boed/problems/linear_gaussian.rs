@@ -2,7 +2,7 @@
 
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
 
-use super::{DesignBox, DesignProblem, map_log_likelihood, map_simulation, normal_log_pdf, standard_normal};
+use super::{DesignBox, DesignProblem, HALF_LN_2PI, map_log_likelihood, map_simulation, standard_normal};
 use crate::rng::LindleyRng;
 use crate::{Error, Result};
 
@@ -33,7 +33,7 @@ impl LinearGaussian {
     }
 
     fn mean(theta: ArrayView1<f64>, design: ArrayView1<f64>) -> f64 {
-        theta.dot(&design)
+        theta.iter().zip(design.iter()).map(|(t, x)| t * x).sum()
     }
 }
 
@@ -67,7 +67,11 @@ impl DesignProblem for LinearGaussian {
         theta: ArrayView2<f64>,
         design: ArrayView2<f64>,
     ) -> Result<Array1<f64>> {
-        map_log_likelihood(self, y, theta, design, |y, t, x| normal_log_pdf(y[0], Self::mean(t, x), LINEAR_GAUSSIAN_NOISE_SD))
+        let log_norm = -LINEAR_GAUSSIAN_NOISE_SD.ln() - HALF_LN_2PI;
+        map_log_likelihood(self, y, theta, design, |y, t, x| {
+            let z = (y[0] - Self::mean(t, x)) / LINEAR_GAUSSIAN_NOISE_SD;
+            log_norm - 0.5 * z * z
+        })
     }
     fn analytic_eig(&self, design: ArrayView1<f64>) -> Option<f64> {
         if design.len() != self.dim {

@@ -3,7 +3,7 @@
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
 
 use super::{
-    DesignBox, DesignProblem, SequentialProtocol, map_log_likelihood, map_simulation, normal_log_pdf, standard_normal,
+    DesignBox, DesignProblem, SequentialProtocol, HALF_LN_2PI, map_log_likelihood, map_simulation, standard_normal,
 };
 use crate::rng::LindleyRng;
 use crate::{Error, Result};
@@ -85,7 +85,11 @@ impl DesignProblem for SourceFinding {
         theta: ArrayView2<f64>,
         design: ArrayView2<f64>,
     ) -> Result<Array1<f64>> {
-        map_log_likelihood(self, y, theta, design, |y, t, x| normal_log_pdf(y[0], self.mean_log_signal(t, x), NOISE_SD))
+        let log_norm = -NOISE_SD.ln() - HALF_LN_2PI;
+        map_log_likelihood(self, y, theta, design, |y, t, x| {
+            let z = (y[0] - self.mean_log_signal(t, x)) / NOISE_SD;
+            log_norm - 0.5 * z * z
+        })
     }
     fn protocol(&self) -> Option<SequentialProtocol> {
         Some(SequentialProtocol { steps: 10, first_design: vec![0.0; self.dim] })
