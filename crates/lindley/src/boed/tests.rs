@@ -10,8 +10,13 @@ use super::problems::{
 use crate::Error;
 use crate::rng::seeded;
 
-fn estimate(problem: &dyn DesignProblem, kind: ContrastiveKind, outer: usize, inner: usize, designs: &Array2<f64>)
--> Vec<EigEstimate> {
+fn estimate(
+    problem: &dyn DesignProblem,
+    kind: ContrastiveKind,
+    outer: usize,
+    inner: usize,
+    designs: &Array2<f64>,
+) -> Vec<EigEstimate> {
     ContrastiveEig::new(kind, outer, inner).estimate(problem, designs.view(), 11).unwrap()
 }
 
@@ -242,7 +247,8 @@ fn ces_censored_density_integrates_to_one() {
 
 #[test]
 fn log_normal_cdf_is_accurate_in_both_tails() {
-    for (x, phi) in [(-1.0, 0.158_655_253_931_457_05), (-5.0, 2.866_515_718_791_939e-7), (-10.0, 7.619_853_024_160_527e-24)]
+    for (x, phi) in
+        [(-1.0, 0.158_655_253_931_457_05), (-5.0, 2.866_515_718_791_939e-7), (-10.0, 7.619_853_024_160_527e-24)]
     {
         assert!((log_normal_cdf(x) - f64::ln(phi)).abs() < 1e-12, "x = {x}");
     }
@@ -294,7 +300,11 @@ fn simulations_have_the_right_shapes_and_are_seeded() {
     let eps = 2f64.powi(-22);
     assert!(y.iter().all(|&v| (eps..=1.0 - eps).contains(&v)));
     assert!(y.iter().any(|&v| v == eps || v == 1.0 - eps), "CES should produce censored observations");
-    assert!(theta.outer_iter().all(|t| t[1] > 0.0 && t[2] > 0.0 && t[1] + t[2] < 1.0 && (1e-3..=1.0 - 1e-3).contains(&t[0])));
+    assert!(
+        theta
+            .outer_iter()
+            .all(|t| t[1] > 0.0 && t[2] > 0.0 && t[1] + t[2] < 1.0 && (1e-3..=1.0 - 1e-3).contains(&t[0]))
+    );
 }
 
 #[test]
@@ -318,11 +328,21 @@ fn bad_names_designs_and_shapes_are_reported() {
 
     let p = problem("linear-gaussian-p2").unwrap();
     let theta = p.sample_prior(3, &mut seeded(0));
-    assert!(matches!(p.simulate(theta.view(), array![[0.0, 1.01]].view(), &mut seeded(0)), Err(Error::InvalidInput(m)) if m.contains("coordinate 1")));
-    assert!(matches!(p.simulate(theta.view(), array![[0.0, 0.0], [0.0, 0.0]].view(), &mut seeded(0)), Err(Error::Shape { .. })));
-    assert!(matches!(p.log_likelihood(array![[0.0, 1.0]].view(), theta.view(), array![[0.0, 0.0]].view()), Err(Error::Shape { .. })));
+    assert!(
+        matches!(p.simulate(theta.view(), array![[0.0, 1.01]].view(), &mut seeded(0)), Err(Error::InvalidInput(m)) if m.contains("coordinate 1"))
+    );
+    assert!(matches!(
+        p.simulate(theta.view(), array![[0.0, 0.0], [0.0, 0.0]].view(), &mut seeded(0)),
+        Err(Error::Shape { .. })
+    ));
+    assert!(matches!(
+        p.log_likelihood(array![[0.0, 1.0]].view(), theta.view(), array![[0.0, 0.0]].view()),
+        Err(Error::Shape { .. })
+    ));
     let pce = ContrastiveEig::new(ContrastiveKind::Pce, 10, 10);
-    assert!(matches!(pce.estimate(p.as_ref(), array![[0.0, 0.0], [0.0, -2.0]].view(), 0), Err(Error::InvalidInput(m)) if m.contains("row 1")));
+    assert!(
+        matches!(pce.estimate(p.as_ref(), array![[0.0, 0.0], [0.0, -2.0]].view(), 0), Err(Error::InvalidInput(m)) if m.contains("row 1"))
+    );
     assert!(ContrastiveEig { chunk: 0, ..pce }.estimate(p.as_ref(), array![[0.0, 0.0]].view(), 0).is_err());
     assert!(ContrastiveEig { outer: 1, ..pce }.estimate(p.as_ref(), array![[0.0, 0.0]].view(), 0).is_err());
     let (theta0, designs, y) = static_trajectories(p.as_ref(), &array![[0.0, 0.0]], 4, 0);

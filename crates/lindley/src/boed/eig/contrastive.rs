@@ -44,7 +44,9 @@ pub enum ContrastiveKind {
 /// time and folded into a running log-sum-exp, so memory is O(N + chunk) whatever L is; the work
 /// is split over outer samples with rayon. Every design uses the same seed (common random numbers),
 /// so differences between designs are not blurred by sampling noise, and the random draws do not
-/// depend on `chunk` or on the number of threads.
+/// depend on `chunk` or on the number of threads. The standard error is taken over the outer
+/// samples; for PCE and sNMC it treats the shared contrastive set as fixed (its own variability
+/// shrinks as L grows).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ContrastiveEig {
     /// Which estimator.
@@ -188,7 +190,11 @@ fn trajectory_eig(
     if steps_obs != steps || obs_dim != problem.observation_dim() || design_dim != problem.design_dim() {
         return Err(Error::shape(
             context,
-            format!("designs [{n}, T, {}] and observations [{n}, T, {}]", problem.design_dim(), problem.observation_dim()),
+            format!(
+                "designs [{n}, T, {}] and observations [{n}, T, {}]",
+                problem.design_dim(),
+                problem.observation_dim()
+            ),
             format!("designs [{n}, {steps}, {design_dim}] and observations [{n}, {steps_obs}, {obs_dim}]"),
         ));
     }
@@ -200,11 +206,7 @@ fn trajectory_eig(
     }
     let mut own = Array1::<f64>::zeros(n);
     for t in 0..steps {
-        own += &problem.log_likelihood(
-            observations.index_axis(Axis(1), t),
-            theta0,
-            designs.index_axis(Axis(1), t),
-        )?;
+        own += &problem.log_likelihood(observations.index_axis(Axis(1), t), theta0, designs.index_axis(Axis(1), t))?;
     }
     let history = History { designs, observations };
     let terms = contrastive_terms(problem, &history, own.view(), kind, contrasts, chunk, seed)?;
@@ -308,7 +310,8 @@ fn summarise(terms: &[f64], context: &str) -> Result<Summary> {
     }
     let n = terms.len() as f64;
     let mean = terms.iter().sum::<f64>() / n;
-    let variance = if terms.len() > 1 { terms.iter().map(|t| (t - mean).powi(2)).sum::<f64>() / (n - 1.0) } else { 0.0 };
+    let variance =
+        if terms.len() > 1 { terms.iter().map(|t| (t - mean).powi(2)).sum::<f64>() / (n - 1.0) } else { 0.0 };
     let mut sorted = terms.to_vec();
     sorted.sort_by(f64::total_cmp);
     let mid = sorted.len() / 2;

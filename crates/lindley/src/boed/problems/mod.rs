@@ -9,11 +9,11 @@
 //! Constants follow the BOED literature as collected in the project's `tasks-boed.md`
 //! (Foster et al. 2019/2021, Ivanova et al. 2021, Blau et al. 2022, Huan & Marzouk 2013).
 
-mod ces;
-mod linear_gaussian;
-mod nonlinear;
-mod pharmacokinetic;
-mod source_finding;
+pub mod ces;
+pub mod linear_gaussian;
+pub mod nonlinear;
+pub mod pharmacokinetic;
+pub mod source_finding;
 
 pub use ces::Ces;
 pub use linear_gaussian::LinearGaussian;
@@ -91,8 +91,12 @@ pub trait DesignProblem: Send + Sync {
     /// log p(yᵢ | θᵢ, ξᵢ) per row for `y [n, Dy]`, `theta [n, P]`, `design [n, Dξ]`; any of the
     /// three may have a single row, broadcast to the others. Designs are checked as in
     /// [`DesignProblem::simulate`].
-    fn log_likelihood(&self, y: ArrayView2<f64>, theta: ArrayView2<f64>, design: ArrayView2<f64>)
-    -> Result<Array1<f64>>;
+    fn log_likelihood(
+        &self,
+        y: ArrayView2<f64>,
+        theta: ArrayView2<f64>,
+        design: ArrayView2<f64>,
+    ) -> Result<Array1<f64>>;
     /// The exact EIG of one design where it is known in closed form (`None` otherwise).
     fn analytic_eig(&self, _design: ArrayView1<f64>) -> Option<f64> {
         None
@@ -125,7 +129,11 @@ impl DesignBox {
 
     fn check_columns(&self, designs: ArrayView2<f64>, context: &str) -> Result<()> {
         if designs.ncols() != self.dim() {
-            return Err(Error::shape(context, format!("{} design columns", self.dim()), format!("{}", designs.ncols())));
+            return Err(Error::shape(
+                context,
+                format!("{} design columns", self.dim()),
+                format!("{}", designs.ncols()),
+            ));
         }
         Ok(())
     }

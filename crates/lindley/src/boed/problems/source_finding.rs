@@ -3,7 +3,7 @@
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
 
 use super::{
-    DesignBox, DesignProblem, SequentialProtocol, HALF_LN_2PI, map_log_likelihood, map_simulation, standard_normal,
+    DesignBox, DesignProblem, HALF_LN_2PI, SequentialProtocol, map_log_likelihood, map_simulation, standard_normal,
 };
 use crate::rng::LindleyRng;
 use crate::{Error, Result};
