@@ -239,6 +239,12 @@ where
     check_cols(context, "design", design, problem.design_dim())?;
     problem.design_box().check(design)?;
     let n = batch_rows(context, &[("y", y.nrows()), ("theta", theta.nrows()), ("design", design.nrows())])?;
+    if y.nrows() == 1 && design.nrows() == 1 {
+        // The contrastive estimators' case: one observation and design against many θ rows.
+        let (y0, design0) = (y.row(0), design.row(0));
+        let theta = broadcast(&theta, n);
+        return Ok(Array1::from_shape_fn(n, |i| row(y0, theta.row(i), design0)));
+    }
     let (y, theta, design) = (broadcast(&y, n), broadcast(&theta, n), broadcast(&design, n));
     Ok(Array1::from_shape_fn(n, |i| row(y.row(i), theta.row(i), design.row(i))))
 }
