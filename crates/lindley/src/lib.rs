@@ -6,6 +6,7 @@
 //! ([`data`], files in [`io`]) → estimator ([`flows`], trained by [`train`]) → posterior
 //! ([`inference`], sampled directly or by [`mcmc`]) → [`diagnostics`].
 
+pub mod boed;
 pub mod data;
 pub mod diagnostics;
 pub mod distributions;

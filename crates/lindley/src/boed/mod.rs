@@ -1,0 +1,18 @@
+//! Bayesian optimal experimental design (BOED).
+//!
+//! A design ξ is scored by its expected information gain
+//! EIG(ξ) = E_{p(θ)p(y|θ,ξ)}[log p(y|θ,ξ) − log p(y|ξ)] (Lindley 1956).
+//!
+//! - [`problems`]: benchmark design problems with an explicit likelihood p(y | θ, ξ)
+//!   (linear-Gaussian with analytic EIG, source finding, pharmacokinetic, CES, the vOED nonlinear
+//!   1-D model), looked up by name with [`problems::problem`].
+//! - [`eig`]: EIG estimators that use the true likelihood — nested Monte Carlo, the prior
+//!   contrastive lower bound (PCE) and its matching upper bound (sNMC), for single designs and for
+//!   whole trajectories (sPCE / sNMC of Foster et al. 2021), streamed in chunks so that very large
+//!   numbers of contrastive samples fit in bounded memory.
+
+pub mod eig;
+pub mod problems;
+
+#[cfg(test)]
+mod tests;
