@@ -145,10 +145,12 @@ pub(crate) fn log_abs_det(mut a: Vec<Vec<f64>>) -> f64 {
         let pivot = (col..d).max_by(|&i, &j| a[i][col].abs().total_cmp(&a[j][col].abs())).unwrap();
         a.swap(col, pivot);
         total += a[col][col].abs().ln();
-        for row in col + 1..d {
-            let f = a[row][col] / a[col][col];
-            for k in col..d {
-                a[row][k] -= f * a[col][k];
+        let (upper, lower) = a.split_at_mut(col + 1);
+        let pivot_row = &upper[col];
+        for row in lower.iter_mut() {
+            let f = row[col] / pivot_row[col];
+            for (value, pivot_value) in row[col..].iter_mut().zip(&pivot_row[col..]) {
+                *value -= f * pivot_value;
             }
         }
     }

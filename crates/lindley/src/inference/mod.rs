@@ -60,8 +60,13 @@ pub trait Posterior {
     /// Number of values in an observation.
     fn data_dim(&self) -> usize;
     /// `n` samples from p(θ | x_o), reproducible from `seed`.
-    fn sample(&self, n: usize, observation: ArrayView1<f64>, seed: u64, options: &SampleOptions)
-    -> Result<PosteriorSamples>;
+    fn sample(
+        &self,
+        n: usize,
+        observation: ArrayView1<f64>,
+        seed: u64,
+        options: &SampleOptions,
+    ) -> Result<PosteriorSamples>;
     /// log p(θ | x_o) for each row of `theta`, −∞ outside the prior support.
     fn log_prob(&self, theta: ArrayView2<f64>, observation: ArrayView1<f64>) -> Result<Array1<f64>>;
 }

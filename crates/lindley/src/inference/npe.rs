@@ -58,7 +58,11 @@ impl Npe {
     /// Name the parameters (one per prior dimension) and the data values.
     pub fn with_names(mut self, parameter_names: Vec<String>, data_names: Vec<String>) -> Result<Self> {
         if parameter_names.len() != self.prior.dim() {
-            return Err(Error::shape("parameter names", format!("{}", self.prior.dim()), format!("{}", parameter_names.len())));
+            return Err(Error::shape(
+                "parameter names",
+                format!("{}", self.prior.dim()),
+                format!("{}", parameter_names.len()),
+            ));
         }
         self.parameter_names = parameter_names;
         self.data_names = data_names;
@@ -110,10 +114,10 @@ impl Npe {
         let input = Standardizer::fit(data.theta());
         let context = Standardizer::fit(data.x());
         let mut rng = seeded(self.config.training.seed);
-        let model = ConditionalEstimator::new(&self.config.estimator, input.clone(), context.clone(), &mut rng, &device);
+        let model =
+            ConditionalEstimator::new(&self.config.estimator, input.clone(), context.clone(), &mut rng, &device);
         let loss = |m: &ConditionalEstimator, theta: Tensor<2>, x: Tensor<2>| m.log_prob(theta, x).mean().neg();
-        let (model, report) =
-            train(model, data.theta(), data.x(), loss, &self.config.training, &device, progress)?;
+        let (model, report) = train(model, data.theta(), data.x(), loss, &self.config.training, &device, progress)?;
         let header = ModelHeader {
             format_version: FORMAT_VERSION,
             lindley_version: env!("CARGO_PKG_VERSION").to_string(),

@@ -93,7 +93,9 @@ impl DirectPosterior {
         let mut out = Vec::with_capacity(theta.nrows());
         for start in (0..theta.nrows()).step_by(EVALUATION_CHUNK) {
             let rows = theta.slice(ndarray::s![start..(start + EVALUATION_CHUNK).min(theta.nrows()), ..]);
-            let values = self.estimator.log_prob(matrix_to_tensor(rows, &device), self.context(observation, rows.nrows(), &device));
+            let values = self
+                .estimator
+                .log_prob(matrix_to_tensor(rows, &device), self.context(observation, rows.nrows(), &device));
             out.extend(tensor_to_vec(values).into_iter().map(f64::from));
         }
         Ok(Array1::from(out))

@@ -1,0 +1,40 @@
+//! `lindley bench …`: the benchmark harness behind the tables in the README.
+
+pub mod published;
+pub mod sbibm;
+pub mod speed;
+
+use anyhow::Result;
+
+/// The benchmarks.
+#[derive(clap::Subcommand)]
+pub enum Bench {
+    /// Accuracy on the sbibm tasks: C2ST of 10,000 posterior samples against the reference
+    /// posteriors, beside the published figures, with training and sampling times.
+    Sbibm(sbibm::Args),
+    /// NPE training seconds per epoch and seconds to draw 10,000 samples on one task, as JSON
+    /// for benches/compare_sbi.py (the side-by-side comparison with Python's sbi).
+    Speed(speed::Args),
+}
+
+/// Run a benchmark.
+pub fn run(bench: Bench) -> Result<()> {
+    match bench {
+        Bench::Sbibm(args) => sbibm::run(args),
+        Bench::Speed(args) => speed::run(args),
+    }
+}
+
+/// Median of a non-empty list.
+pub fn median(values: &[f64]) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let n = sorted.len();
+    if n == 0 {
+        f64::NAN
+    } else if n % 2 == 1 {
+        sorted[n / 2]
+    } else {
+        0.5 * (sorted[n / 2 - 1] + sorted[n / 2])
+    }
+}

@@ -1,0 +1,161 @@
+//! `lindley bench sbibm`: the sbibm accuracy protocol (Lueckmann et al. 2021) — train on a budget
+//! of simulations, draw 10,000 posterior samples per observation, C2ST against the reference
+//! posterior — for each task, beside the published figure.
+//!
+//! NPE is amortised: one network per task serves every observation (sbibm trained one per
+//! observation; the expected C2ST is the same, the spread across observations is larger).
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use lindley::diagnostics::c2st::{C2stConfig, c2st};
+use lindley::inference::{Npe, NpeConfig, Posterior, SampleOptions};
+use lindley::simulators::sbibm;
+use serde::Serialize;
+
+use super::{median, published};
+use crate::progress;
+
+/// Arguments of `lindley bench sbibm`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// Inference method.
+    #[arg(long, default_value = "npe")]
+    method: String,
+    /// Comma-separated task names, or `all` (the tasks with reference posteriors).
+    #[arg(long, default_value = "all")]
+    tasks: String,
+    /// Simulation budget.
+    #[arg(long, default_value_t = 10_000)]
+    budget: usize,
+    /// Observations, as a range `1-5` or a list `1,3`.
+    #[arg(long, default_value = "1-5")]
+    observations: String,
+    /// Posterior samples per observation (sbibm: 10,000).
+    #[arg(long, default_value_t = 10_000)]
+    samples: usize,
+    /// Seed of simulations, training, sampling and C2ST.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Settings file (TOML) for the method.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Also write one JSON record per task and observation to this file.
+    #[arg(long)]
+    json: Option<PathBuf>,
+}
+
+/// One task × observation result.
+#[derive(Serialize)]
+struct Record {
+    method: String,
+    task: String,
+    budget: usize,
+    observation: usize,
+    seed: u64,
+    c2st: f64,
+    published_c2st: Option<f64>,
+    train_seconds: f64,
+    epochs: usize,
+    sample_seconds: f64,
+    acceptance_rate: f64,
+}
+
+/// Parse `1-5` or `1,3,4`.
+fn parse_observations(text: &str) -> Result<Vec<usize>> {
+    let parse = |s: &str| s.trim().parse::<usize>().with_context(|| format!("'{s}' is not an observation number"));
+    let list = if let Some((a, b)) = text.split_once('-') {
+        (parse(a)?..=parse(b)?).collect()
+    } else {
+        text.split(',').map(parse).collect::<Result<Vec<_>>>()?
+    };
+    if list.is_empty() || list.iter().any(|&k| !(1..=5).contains(&k)) {
+        bail!("observations must be within 1-5 (the vendored reference posteriors), got '{text}'");
+    }
+    Ok(list)
+}
+
+/// Run the benchmark and print its table.
+pub fn run(args: Args) -> Result<()> {
+    if args.method != "npe" {
+        bail!("unknown method '{}'; this build benchmarks: npe", args.method);
+    }
+    let observations = parse_observations(&args.observations)?;
+    let tasks: Vec<String> = if args.tasks == "all" {
+        sbibm::NAMES.iter().filter(|name| sbibm::has_reference(name)).map(|s| s.to_string()).collect()
+    } else {
+        args.tasks.split(',').map(|s| s.trim().to_string()).collect()
+    };
+    let config: NpeConfig = super::super::read_config(args.config.as_ref())?;
+    let mut records = Vec::new();
+    println!(
+        "{:<24} {:>8} {:>10} {:>8} {:>8} {:>9} {:>12}",
+        "task", "C2ST", "published", "Δ", "epochs", "train s", "sample-10k s"
+    );
+    for name in &tasks {
+        let task = sbibm::task(name)?;
+        let mut config = config.clone();
+        config.training.seed = args.seed;
+        let (theta, x) = task.sample_joint(args.budget, args.seed)?;
+        let mut npe = Npe::for_task(&task, config);
+        let dropped = npe.append_simulations(lindley::data::Dataset::new(theta, x)?)?;
+        if dropped.count > 0 {
+            tracing::info!("{name}: {dropped}");
+        }
+        let (bar, mut update) = progress::training(name);
+        let (posterior, report) = npe.train(&mut update)?;
+        bar.finish_and_clear();
+        let published = published::c2st(&args.method, name, args.budget);
+        let mut task_records = Vec::new();
+        let bar = progress::counter(&format!("{name}: sample + C2ST"), observations.len() as u64);
+        for &k in &observations {
+            bar.set_message(format!("observation {k}"));
+            let reference = sbibm::reference(name, k)?;
+            let start = Instant::now();
+            let samples = posterior.sample(
+                args.samples,
+                reference.observation.view(),
+                args.seed + k as u64,
+                &SampleOptions::default(),
+            )?;
+            let sample_seconds = start.elapsed().as_secs_f64();
+            let score = c2st(
+                samples.theta.view(),
+                reference.posterior_samples.view(),
+                &C2stConfig { seed: args.seed, ..Default::default() },
+            )?;
+            task_records.push(Record {
+                method: args.method.clone(),
+                task: name.clone(),
+                budget: args.budget,
+                observation: k,
+                seed: args.seed,
+                c2st: score,
+                published_c2st: published,
+                train_seconds: report.seconds,
+                epochs: report.epochs,
+                sample_seconds,
+                acceptance_rate: samples.acceptance_rate,
+            });
+            bar.inc(1);
+        }
+        bar.finish_and_clear();
+        let mean = task_records.iter().map(|r| r.c2st).sum::<f64>() / task_records.len() as f64;
+        let sample_seconds = median(&task_records.iter().map(|r| r.sample_seconds).collect::<Vec<_>>());
+        let (published_text, delta) = match published {
+            Some(p) => (format!("{p:.2}"), format!("{:+.3}", mean - p)),
+            None => ("—".into(), "—".into()),
+        };
+        println!(
+            "{:<24} {:>8.3} {:>10} {:>8} {:>8} {:>9.1} {:>12.3}",
+            name, mean, published_text, delta, report.epochs, report.seconds, sample_seconds
+        );
+        records.extend(task_records);
+    }
+    if let Some(path) = &args.json {
+        let text = serde_json::to_string_pretty(&records)?;
+        std::fs::write(path, text + "\n").with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    Ok(())
+}
