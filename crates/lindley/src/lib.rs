@@ -8,6 +8,7 @@
 
 pub mod boed;
 pub mod data;
+pub mod device;
 pub mod diagnostics;
 pub mod distributions;
 pub mod error;

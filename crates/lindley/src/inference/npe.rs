@@ -110,14 +110,21 @@ impl Npe {
             .as_ref()
             .filter(|d| !d.is_empty())
             .ok_or_else(|| Error::Training("no valid simulations to train on; append simulations first".into()))?;
-        let device = Device::flex().autodiff();
+        let device = crate::device::compute_device()?;
+        let training_device = device.clone().autodiff();
         let input = Standardizer::fit(data.theta());
         let context = Standardizer::fit(data.x());
         let mut rng = seeded(self.config.training.seed);
-        let model =
-            ConditionalEstimator::new(&self.config.estimator, input.clone(), context.clone(), &mut rng, &device);
+        let model = ConditionalEstimator::new(
+            &self.config.estimator,
+            input.clone(),
+            context.clone(),
+            &mut rng,
+            &training_device,
+        );
         let loss = |m: &ConditionalEstimator, theta: Tensor<2>, x: Tensor<2>| m.log_prob(theta, x).mean().neg();
-        let (model, report) = train(model, data.theta(), data.x(), loss, &self.config.training, &device, progress)?;
+        let (model, report) =
+            train(model, data.theta(), data.x(), loss, &self.config.training, &training_device, progress)?;
         let header = ModelHeader {
             format_version: FORMAT_VERSION,
             lindley_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -131,6 +138,6 @@ impl Npe {
             task: self.task.clone(),
             training: TrainingSummary::new(&report, data.len(), self.dropped),
         };
-        Ok((DirectPosterior::new(model.valid(), header), report))
+        Ok((DirectPosterior::new(model.valid(), header, device), report))
     }
 }

@@ -44,12 +44,14 @@ impl Default for MapOptions {
 pub struct DirectPosterior {
     estimator: ConditionalEstimator,
     header: ModelHeader,
+    /// The device the estimator lives on (see [`crate::device`]).
+    device: Device,
 }
 
 impl DirectPosterior {
-    /// Wrap a trained estimator (on the inference device) with its header.
-    pub fn new(estimator: ConditionalEstimator, header: ModelHeader) -> Self {
-        Self { estimator, header }
+    /// Wrap a trained estimator, living on `device` (without autodiff), with its header.
+    pub fn new(estimator: ConditionalEstimator, header: ModelHeader, device: Device) -> Self {
+        Self { estimator, header, device }
     }
 
     /// The model description (method, architecture, prior, names, training summary).
@@ -67,7 +69,7 @@ impl DirectPosterior {
     /// the architecture its header describes.
     pub fn load(path: &Path) -> Result<Self> {
         let header = ModelHeader::read(path, Method::Npe)?;
-        let device = Device::flex();
+        let device = crate::device::compute_device()?;
         let skeleton = ConditionalEstimator::new(
             &header.estimator,
             header.input_standardizer.clone(),
@@ -76,7 +78,7 @@ impl DirectPosterior {
             &device,
         );
         let estimator = crate::io::model::load_weights(path, skeleton)?;
-        Ok(Self { estimator, header })
+        Ok(Self { estimator, header, device })
     }
 
     /// x_o as a `[rows, D]` context tensor.
@@ -89,13 +91,13 @@ impl DirectPosterior {
     pub fn log_prob_estimator(&self, theta: ArrayView2<f64>, observation: ArrayView1<f64>) -> Result<Array1<f64>> {
         check_parameters(theta, self.parameter_dim())?;
         check_observation(observation, self.data_dim())?;
-        let device = Device::flex();
+        let device = &self.device;
         let mut out = Vec::with_capacity(theta.nrows());
         for start in (0..theta.nrows()).step_by(EVALUATION_CHUNK) {
             let rows = theta.slice(ndarray::s![start..(start + EVALUATION_CHUNK).min(theta.nrows()), ..]);
             let values = self
                 .estimator
-                .log_prob(matrix_to_tensor(rows, &device), self.context(observation, rows.nrows(), &device));
+                .log_prob(matrix_to_tensor(rows, device), self.context(observation, rows.nrows(), device));
             out.extend(tensor_to_vec(values).into_iter().map(f64::from));
         }
         Ok(Array1::from(out))
@@ -111,8 +113,7 @@ impl DirectPosterior {
 
     /// `rows` unrestricted draws from q(θ | x_o).
     fn draw(&self, observation: ArrayView1<f64>, rows: usize, rng: &mut crate::rng::LindleyRng) -> Array2<f64> {
-        let device = Device::flex();
-        tensor_to_matrix(self.estimator.sample(self.context(observation, rows, &device), rng))
+        tensor_to_matrix(self.estimator.sample(self.context(observation, rows, &self.device), rng))
     }
 
     /// The maximum of p(θ | x_o): the best of `candidates` posterior samples, refined by Adam
@@ -143,7 +144,7 @@ impl DirectPosterior {
 
     /// Adam ascent on log q(θ | x_o) for every row of `start`, projected onto the prior bounds.
     fn ascend(&self, start: Array2<f64>, observation: ArrayView1<f64>, options: &MapOptions) -> Result<Array2<f64>> {
-        let device = Device::flex().autodiff();
+        let device = self.device.clone().autodiff();
         let model = self.estimator.clone().train().no_grad();
         let rows = start.nrows();
         let bounds = self.header.prior.bounds();
