@@ -121,4 +121,9 @@ impl ConditionalDensity for ConditionalEstimator {
         let v = self.density.sample(self.embed(context), rng);
         v * self.input_std.clone().unsqueeze_dim(0) + self.input_mean.clone().unsqueeze_dim(0)
     }
+
+    fn sample_shared(&self, context: Tensor<2>, n: usize, rng: &mut LindleyRng) -> Tensor<2> {
+        let v = self.density.sample_shared(self.embed(context), n, rng);
+        v * self.input_std.clone().unsqueeze_dim(0) + self.input_mean.clone().unsqueeze_dim(0)
+    }
 }

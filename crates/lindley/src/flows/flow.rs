@@ -167,18 +167,20 @@ impl Flow {
             logdet = logdet + ld;
         }
         for layer in &self.layers {
-            let (next, ld) = layer.apply(z, context.clone(), self.transformer, &self.parameter_scale, false);
+            let (next, ld) =
+                layer.apply(z, context.clone(), self.transformer, &self.parameter_scale, Direction::Forward);
             z = next;
             logdet = logdet + ld;
         }
         (z, logdet)
     }
 
-    /// Map base noise `z [B, dim]` to samples θ given `context [B, C]`.
+    /// Map base noise `z [B, dim]` to samples θ given `context [B, C]` (or one context row shared
+    /// by all of z's rows).
     pub fn transform_noise(&self, z: Tensor<2>, context: Tensor<2>) -> Tensor<2> {
         let mut theta = z;
         for layer in self.layers.iter().rev() {
-            theta = layer.apply(theta, context.clone(), self.transformer, &self.parameter_scale, true).0;
+            theta = layer.apply(theta, context.clone(), self.transformer, &self.parameter_scale, Direction::Sample).0;
         }
         if let Some(net) = &self.conditional_affine {
             theta = Transformer::Affine.forward(theta, self.affine_params(net, context)).0;
@@ -189,26 +191,52 @@ impl Flow {
     /// One sample per context row.
     pub fn sample(&self, context: Tensor<2>, rng: &mut LindleyRng) -> Tensor<2> {
         let batch = context.dims()[0];
-        let z = super::standard_normal(batch, self.dim, rng, &context.device());
+        self.sample_shared(context, batch, rng)
+    }
+
+    /// `n` samples for one context row `[1, C]` (or one per row of a `[n, C]` context).
+    pub fn sample_shared(&self, context: Tensor<2>, n: usize, rng: &mut LindleyRng) -> Tensor<2> {
+        let z = super::standard_normal(n, self.dim, rng, &context.device());
         self.transform_noise(z, context)
     }
 }
 
+/// Which way a layer is applied.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Direction {
+    /// θ → z with log|det ∂z/∂θ| (density evaluation).
+    Forward,
+    /// z → θ without the log-determinant (sampling).
+    Sample,
+}
+
+fn device_of(t: &Tensor<1>) -> Device {
+    t.device()
+}
+
 impl FlowLayer {
-    /// The layer's map θ → z (`inverse = false`) or z → θ, with its log-det.
+    /// The layer's map θ → z with its log-det, or z → θ (whose log-det is returned as zeros).
     fn apply(
         &self,
         input: Tensor<2>,
         context: Tensor<2>,
         transformer: Transformer,
         scale: &Tensor<1>,
-        inverse: bool,
+        direction: Direction,
     ) -> (Tensor<2>, Tensor<1>) {
         let batch = input.dims()[0];
+        let inverse = direction == Direction::Sample;
         let run = |x: Tensor<2>, params: Tensor<3>| {
             let params = params * scale.clone().reshape([1, 1, transformer.params_per_dim()]);
-            if inverse { transformer.inverse(x, params) } else { transformer.forward(x, params) }
+            match direction {
+                Direction::Forward => transformer.forward(x, params),
+                Direction::Sample => (transformer.invert(x, params), Tensor::zeros([batch], &device_of(scale))),
+            }
         };
+        // Only a coupling net with an identity half broadcasts a shared context row itself.
+        let shares_context = matches!(&self.conditioner, Conditioner::Coupling(_)) && !self.identity.is_empty();
+        let context =
+            if context.dims()[0] == 1 && batch > 1 && !shares_context { context.repeat_dim(0, batch) } else { context };
         match &self.conditioner {
             Conditioner::Coupling(net) => {
                 // z → θ undoes the mixing first; θ → z applies it last.

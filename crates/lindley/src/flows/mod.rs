@@ -27,6 +27,11 @@ pub trait ConditionalDensity {
     fn log_prob(&self, inputs: Tensor<2>, context: Tensor<2>) -> Tensor<1>;
     /// One sample of v per row of `context [B, C]`.
     fn sample(&self, context: Tensor<2>, rng: &mut LindleyRng) -> Tensor<2>;
+    /// `n` samples of v for one context row `context [1, C]`; the same distribution as
+    /// [`sample`](Self::sample) with the row repeated `n` times, which is what the default does.
+    fn sample_shared(&self, context: Tensor<2>, n: usize, rng: &mut LindleyRng) -> Tensor<2> {
+        self.sample(context.repeat_dim(0, n), rng)
+    }
 }
 
 /// The family of density estimator.
@@ -180,6 +185,13 @@ impl ConditionalDensity for DensityEstimator {
         match self {
             DensityEstimator::Flow(f) => f.sample(context, rng),
             DensityEstimator::Mdn(m) => m.sample(context, rng),
+        }
+    }
+
+    fn sample_shared(&self, context: Tensor<2>, n: usize, rng: &mut LindleyRng) -> Tensor<2> {
+        match self {
+            DensityEstimator::Flow(f) => f.sample_shared(context, n, rng),
+            DensityEstimator::Mdn(m) => m.sample(context.repeat_dim(0, n), rng),
         }
     }
 }

@@ -51,6 +51,17 @@ impl Transformer {
         }
     }
 
+    /// The inverse map alone, without its log-determinant (for sampling).
+    pub fn invert(&self, y: Tensor<2>, params: Tensor<3>) -> Tensor<2> {
+        match *self {
+            Transformer::Affine => {
+                let (shift, scale) = affine_params(params);
+                (y - shift) / scale
+            }
+            Transformer::Spline { bins, bound } => spline_inverse_value(y, params, bins, bound),
+        }
+    }
+
     /// The inverse map; returns `x` and log|det ∂x/∂y| per row.
     pub fn inverse(&self, y: Tensor<2>, params: Tensor<3>) -> (Tensor<2>, Tensor<1>) {
         match *self {
@@ -85,66 +96,108 @@ fn knots(unnormalised: Tensor<3>, bins: usize, bound: f64) -> Tensor<3> {
     Tensor::cat(vec![start, interior, end], 2)
 }
 
-/// Rational-quadratic spline (Durkan et al. 2019, eqs. 4–6 and the inverse's quadratic root).
-/// Works on all elements with inputs clamped into the interval, then keeps the identity outside.
-fn spline(input: Tensor<2>, params: Tensor<3>, bins: usize, bound: f64, inverse: bool) -> (Tensor<2>, Tensor<1>) {
-    let [batch, dim, _] = params.dims();
-    let device = input.device();
-    let xs = knots(params.clone().slice(s![.., .., 0..bins]), bins, bound);
-    let ys = knots(params.clone().slice(s![.., .., bins..2 * bins]), bins, bound);
-    let one = Tensor::ones([batch, dim, 1], &device);
-    let interior = softplus(params.slice(s![.., .., 2 * bins..3 * bins - 1])).add_scalar(MIN_DERIVATIVE);
-    // Boundary derivatives are 1, matching the slope of the linear tails.
-    let derivatives = Tensor::cat(vec![one.clone(), interior, one], 2);
+/// The bin of a rational-quadratic spline that each input falls in, with the quantities of
+/// Durkan et al. (2019), eqs. 4–6, picked for that bin. Inputs are clamped into [−B, B]; `inside`
+/// marks the ones the spline applies to (the identity tails take the rest).
+struct SelectedBin {
+    inside: Tensor<2, Bool>,
+    clamped: Tensor<3>,
+    x_lo: Tensor<3>,
+    width: Tensor<3>,
+    y_lo: Tensor<3>,
+    height: Tensor<3>,
+    d_lo: Tensor<3>,
+    d_hi: Tensor<3>,
+    slope: Tensor<3>,
+    curvature: Tensor<3>,
+}
 
-    let inside = input.clone().abs().lower_equal_elem(bound);
-    let clamped = input.clone().clamp(-bound, bound).unsqueeze_dim::<3>(2);
-    // Bin search by comparison and sum, then one-hot selection (cheaper than gather here).
-    let locate = if inverse { &ys } else { &xs };
-    let left_edges = locate.clone().slice(s![.., .., 0..bins]);
-    let at_or_right = clamped.clone().greater_equal(left_edges).float();
-    let next = at_or_right.clone().slice(s![.., .., 1..bins]);
-    let zero = Tensor::zeros([batch, dim, 1], &device);
-    let one_hot = at_or_right - Tensor::cat(vec![next, zero], 2);
-    let pick = |t: Tensor<3>| (t * one_hot.clone()).sum_dim(2);
+impl SelectedBin {
+    /// Locate each input among the knots: x-knots for the forward map, y-knots for the inverse.
+    fn locate(input: &Tensor<2>, params: Tensor<3>, bins: usize, bound: f64, inverse: bool) -> Self {
+        let [batch, dim, _] = params.dims();
+        let device = input.device();
+        let xs = knots(params.clone().slice(s![.., .., 0..bins]), bins, bound);
+        let ys = knots(params.clone().slice(s![.., .., bins..2 * bins]), bins, bound);
+        let one = Tensor::ones([batch, dim, 1], &device);
+        let interior = softplus(params.slice(s![.., .., 2 * bins..3 * bins - 1])).add_scalar(MIN_DERIVATIVE);
+        // Boundary derivatives are 1, matching the slope of the linear tails.
+        let derivatives = Tensor::cat(vec![one.clone(), interior, one], 2);
 
-    let x_lo = pick(xs.clone().slice(s![.., .., 0..bins]));
-    let width = pick(xs.clone().slice(s![.., .., 1..bins + 1]) - xs.slice(s![.., .., 0..bins]));
-    let y_lo = pick(ys.clone().slice(s![.., .., 0..bins]));
-    let height = pick(ys.clone().slice(s![.., .., 1..bins + 1]) - ys.slice(s![.., .., 0..bins]));
-    let d_lo = pick(derivatives.clone().slice(s![.., .., 0..bins]));
-    let d_hi = pick(derivatives.slice(s![.., .., 1..bins + 1]));
-    let slope = height.clone() / width.clone();
-    let curvature = d_lo.clone() + d_hi.clone() - slope.clone().mul_scalar(2.0);
+        let inside = input.clone().abs().lower_equal_elem(bound);
+        let clamped = input.clone().clamp(-bound, bound).unsqueeze_dim::<3>(2);
+        // Bin search by comparison and sum, then one-hot selection (cheaper than gather here).
+        let locate = if inverse { &ys } else { &xs };
+        let left_edges = locate.clone().slice(s![.., .., 0..bins]);
+        let at_or_right = clamped.clone().greater_equal(left_edges).float();
+        let next = at_or_right.clone().slice(s![.., .., 1..bins]);
+        let zero = Tensor::zeros([batch, dim, 1], &device);
+        let one_hot = at_or_right - Tensor::cat(vec![next, zero], 2);
+        let pick = |t: Tensor<3>| (t * one_hot.clone()).sum_dim(2);
 
-    let (output, theta) = if inverse {
-        let dy = clamped - y_lo.clone();
-        let a = height.clone() * (slope.clone() - d_lo.clone()) + dy.clone() * curvature.clone();
-        let b = height.clone() * d_lo.clone() - dy.clone() * curvature.clone();
-        let c = slope.clone().neg() * dy;
+        let x_lo = pick(xs.clone().slice(s![.., .., 0..bins]));
+        let width = pick(xs.clone().slice(s![.., .., 1..bins + 1]) - xs.slice(s![.., .., 0..bins]));
+        let y_lo = pick(ys.clone().slice(s![.., .., 0..bins]));
+        let height = pick(ys.clone().slice(s![.., .., 1..bins + 1]) - ys.slice(s![.., .., 0..bins]));
+        let d_lo = pick(derivatives.clone().slice(s![.., .., 0..bins]));
+        let d_hi = pick(derivatives.slice(s![.., .., 1..bins + 1]));
+        let slope = height.clone() / width.clone();
+        let curvature = d_lo.clone() + d_hi.clone() - slope.clone().mul_scalar(2.0);
+        Self { inside, clamped, x_lo, width, y_lo, height, d_lo, d_hi, slope, curvature }
+    }
+
+    /// The forward map within the bin, and the position θ ∈ [0, 1] in it.
+    fn forward(&self) -> (Tensor<3>, Tensor<3>) {
+        let theta = (self.clamped.clone() - self.x_lo.clone()) / self.width.clone();
+        let t1mt = theta.clone() * theta.clone().neg().add_scalar(1.0);
+        let numerator =
+            self.height.clone() * (self.slope.clone() * theta.clone().square() + self.d_lo.clone() * t1mt.clone());
+        let denominator = self.slope.clone() + self.curvature.clone() * t1mt;
+        (self.y_lo.clone() + numerator / denominator, theta)
+    }
+
+    /// The inverse within the bin (the stable root of the quadratic), and θ.
+    fn inverse(&self) -> (Tensor<3>, Tensor<3>) {
+        let dy = self.clamped.clone() - self.y_lo.clone();
+        let a = self.height.clone() * (self.slope.clone() - self.d_lo.clone()) + dy.clone() * self.curvature.clone();
+        let b = self.height.clone() * self.d_lo.clone() - dy.clone() * self.curvature.clone();
+        let c = self.slope.clone().neg() * dy;
         let discriminant = (b.clone().square() - a * c.clone().mul_scalar(4.0)).clamp_min(0.0);
         let theta = c.mul_scalar(2.0) / (b.neg() - discriminant.sqrt());
-        (theta.clone() * width + x_lo, theta)
-    } else {
-        let theta = (clamped - x_lo) / width;
-        let t1mt = theta.clone() * theta.clone().neg().add_scalar(1.0);
-        let numerator = height * (slope.clone() * theta.clone().square() + d_lo.clone() * t1mt.clone());
-        let denominator = slope.clone() + curvature.clone() * t1mt;
-        (y_lo + numerator / denominator, theta)
-    };
-    // log dy/dx = log(s²(d₁θ² + 2sθ(1−θ) + d₀(1−θ)²)) − 2·log(s + (d₀ + d₁ − 2s)θ(1−θ)).
-    let t1mt = theta.clone() * theta.clone().neg().add_scalar(1.0);
-    let one_minus = theta.clone().neg().add_scalar(1.0);
-    let derivative_numerator = slope.clone().square()
-        * (d_hi * theta.square() + slope.clone() * t1mt.clone().mul_scalar(2.0) + d_lo * one_minus.square());
-    let denominator = slope + curvature * t1mt;
-    let log_derivative = (derivative_numerator.log() - denominator.log().mul_scalar(2.0)).reshape([batch, dim]);
-    let log_derivative = if inverse { log_derivative.neg() } else { log_derivative };
+        (theta.clone() * self.width.clone() + self.x_lo.clone(), theta)
+    }
 
-    let output = output.reshape([batch, dim]);
-    let result = input.mask_where(inside.clone(), output);
-    let logdet = Tensor::zeros([batch, dim], &device).mask_where(inside, log_derivative);
-    (result, logdet.sum_dim(1).squeeze_dim::<1>(1))
+    /// log dy/dx at position θ: log(s²(d₁θ² + 2sθ(1−θ) + d₀(1−θ)²)) − 2·log(s + (d₀ + d₁ − 2s)θ(1−θ)).
+    fn log_derivative(self, theta: Tensor<3>) -> Tensor<3> {
+        let t1mt = theta.clone() * theta.clone().neg().add_scalar(1.0);
+        let one_minus = theta.clone().neg().add_scalar(1.0);
+        let numerator = self.slope.clone().square()
+            * (self.d_hi * theta.square()
+                + self.slope.clone() * t1mt.clone().mul_scalar(2.0)
+                + self.d_lo * one_minus.square());
+        let denominator = self.slope + self.curvature * t1mt;
+        numerator.log() - denominator.log().mul_scalar(2.0)
+    }
+}
+
+/// Rational-quadratic spline (Durkan et al. 2019) forward or inverse, with log|det| per row.
+fn spline(input: Tensor<2>, params: Tensor<3>, bins: usize, bound: f64, inverse: bool) -> (Tensor<2>, Tensor<1>) {
+    let [batch, dim, _] = params.dims();
+    let bin = SelectedBin::locate(&input, params, bins, bound, inverse);
+    let (output, theta) = if inverse { bin.inverse() } else { bin.forward() };
+    let inside = bin.inside.clone();
+    let log_derivative = bin.log_derivative(theta).reshape([batch, dim]);
+    let log_derivative = if inverse { log_derivative.neg() } else { log_derivative };
+    let logdet = Tensor::zeros([batch, dim], &input.device()).mask_where(inside.clone(), log_derivative);
+    (input.mask_where(inside, output.reshape([batch, dim])), logdet.sum_dim(1).squeeze_dim::<1>(1))
+}
+
+/// The spline's inverse without its log-determinant (sampling).
+fn spline_inverse_value(input: Tensor<2>, params: Tensor<3>, bins: usize, bound: f64) -> Tensor<2> {
+    let [batch, dim, _] = params.dims();
+    let bin = SelectedBin::locate(&input, params, bins, bound, true);
+    let (output, _) = bin.inverse();
+    input.mask_where(bin.inside, output.reshape([batch, dim]))
 }
 
 #[cfg(test)]

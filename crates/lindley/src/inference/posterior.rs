@@ -7,6 +7,8 @@ use std::time::Instant;
 use burn::module::Module;
 use burn::prelude::*;
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis};
+use rand::Rng;
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::model::{Method, ModelHeader};
@@ -18,6 +20,9 @@ use crate::{Error, Result};
 
 /// Rows per network evaluation when scoring many parameters.
 const EVALUATION_CHUNK: usize = 10_000;
+
+/// Rows per parallel task when drawing from the estimator.
+const DRAW_CHUNK: usize = 2_500;
 
 /// Settings of [`DirectPosterior::map`].
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -106,14 +111,27 @@ impl DirectPosterior {
     /// Fraction of q(θ | x_o)'s mass inside the prior support, estimated from `n` draws.
     pub fn acceptance_rate(&self, observation: ArrayView1<f64>, n: usize, seed: u64) -> Result<f64> {
         check_observation(observation, self.data_dim())?;
-        let draws = self.draw(observation, n.max(1), &mut seeded(seed));
+        let draws = self.draw(observation, n.max(1), seed);
         let inside = draws.rows().into_iter().filter(|row| self.header.prior.in_support(*row)).count();
         Ok(inside as f64 / n.max(1) as f64)
     }
 
     /// `rows` unrestricted draws from q(θ | x_o).
-    fn draw(&self, observation: ArrayView1<f64>, rows: usize, rng: &mut crate::rng::LindleyRng) -> Array2<f64> {
-        tensor_to_matrix(self.estimator.sample(self.context(observation, rows, &self.device), rng))
+    /// Chunks of [`DRAW_CHUNK`] rows are drawn in parallel, chunk `k` from `substream(seed, k)`, so
+    /// the draws do not depend on the number of threads. The observation is one context row shared
+    /// by every draw (see [`ConditionalDensity::sample_shared`]).
+    fn draw(&self, observation: ArrayView1<f64>, rows: usize, seed: u64) -> Array2<f64> {
+        let chunks: Vec<usize> = (0..rows.div_ceil(DRAW_CHUNK)).collect();
+        let parts: Vec<Array2<f64>> = chunks
+            .into_par_iter()
+            .map(|k| {
+                let n = DRAW_CHUNK.min(rows - k * DRAW_CHUNK);
+                let context = self.context(observation, 1, &self.device);
+                tensor_to_matrix(self.estimator.sample_shared(context, n, &mut substream(seed, k as u64)))
+            })
+            .collect();
+        let views: Vec<_> = parts.iter().map(|part| part.view()).collect();
+        ndarray::concatenate(Axis(0), &views).unwrap_or_else(|_| Array2::zeros((0, self.parameter_dim())))
     }
 
     /// The maximum of p(θ | x_o): the best of `candidates` posterior samples, refined by Adam
@@ -210,7 +228,7 @@ impl Posterior for DirectPosterior {
             let rate = if proposed == 0 { 1.0 } else { (accepted as f64 / proposed as f64).max(1e-3) };
             let wanted = (((n - accepted) as f64 / rate) * 1.1).ceil() as usize;
             let rows = wanted.clamp(100, options.batch_size.max(100));
-            let draws = self.draw(observation, rows, &mut substream(seed, batch_index));
+            let draws = self.draw(observation, rows, substream(seed, batch_index).random());
             batch_index += 1;
             proposed += rows;
             for row in draws.rows() {

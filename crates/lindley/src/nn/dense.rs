@@ -139,12 +139,22 @@ impl ResidualNet {
     }
 
     /// Apply to `x [batch, inputs]` with `context [batch, context]` (`None` when built without).
+    /// A context of one row is shared by every row of `x`: its contributions (to the first layer
+    /// and to the gates) are computed once and broadcast, which is what makes drawing many
+    /// posterior samples for one observation cheap.
     pub fn forward(&self, x: Tensor<2>, context: Option<Tensor<2>>) -> Tensor<2> {
-        let joined = match &context {
-            Some(c) => Tensor::cat(vec![x, c.clone()], 1),
-            None => x,
+        let mut h = match &context {
+            Some(c) if c.dims()[0] == 1 && x.dims()[0] != 1 => {
+                let inputs = x.dims()[1];
+                let weight = self.input.weight.val();
+                let total = weight.dims()[0];
+                let from_context = c.clone().matmul(weight.clone().slice(s![inputs..total, ..]))
+                    + self.input.bias.val().unsqueeze_dim(0);
+                x.matmul(weight.slice(s![0..inputs, ..])) + from_context
+            }
+            Some(c) => self.input.forward(Tensor::cat(vec![x, c.clone()], 1)),
+            None => self.input.forward(x),
         };
-        let mut h = self.input.forward(joined);
         for block in &self.blocks {
             let mut update = block.second.forward(relu(block.first.forward(relu(h.clone()))));
             if let (Some(gate), Some(c)) = (&block.gate, &context) {
