@@ -184,7 +184,9 @@ impl McmcArgs {
     fn nre_config(&self) -> Result<NreConfig> {
         let args = &self.common;
         if args.density.is_some() || args.transforms.is_some() {
-            bail!("--density and --transforms set a flow; NRE trains a classifier (use --hidden, or [classifier] in --config)");
+            bail!(
+                "--density and --transforms set a flow; NRE trains a classifier (use --hidden, or [classifier] in --config)"
+            );
         }
         let mut config: NreConfig = super::read_config(args.config.as_ref())?;
         let mut estimator = EstimatorConfig { hidden: config.classifier.hidden, ..Default::default() };
@@ -210,8 +212,7 @@ struct Prepared {
 macro_rules! with_simulations {
     ($method:ident, $prepared:expr, $config:expr) => {{
         let p = $prepared;
-        let mut method =
-            $method::new(p.prior, $config).with_names(p.parameter_names, p.data_names)?.with_task(p.task);
+        let mut method = $method::new(p.prior, $config).with_names(p.parameter_names, p.data_names)?.with_task(p.task);
         let dropped = method.append_simulations(p.data)?;
         if dropped.count > 0 {
             tracing::warn!("{dropped}");

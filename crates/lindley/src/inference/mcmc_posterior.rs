@@ -377,7 +377,12 @@ impl Posterior for McmcPosterior {
             }
             warnings.push(problem.to_string());
         }
-        Ok(PosteriorSamples { theta: run.samples, acceptance_rate: run.acceptance_rate, seconds: run.seconds, warnings })
+        Ok(PosteriorSamples {
+            theta: run.samples,
+            acceptance_rate: run.acceptance_rate,
+            seconds: run.seconds,
+            warnings,
+        })
     }
 
     /// The unnormalised potential log q(x_o | θ) + log p(θ) (NLE) or f(θ, x_o) + log p(θ)

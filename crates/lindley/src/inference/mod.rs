@@ -29,8 +29,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::{Error, Result};
 
-pub use model::ModelHeader;
 pub use mcmc_posterior::{McmcPosterior, McmcSettings};
+pub use model::ModelHeader;
 pub use nle::{Nle, NleConfig};
 pub use npe::{Npe, NpeConfig};
 pub use nre::{Nre, NreConfig, NreLoss};

@@ -61,8 +61,7 @@ impl Nle {
             ConditionalEstimator::new(&self.config.estimator, input.clone(), context.clone(), &mut rng, &device);
         let loss = |m: &ConditionalEstimator, x: Tensor<2>, theta: Tensor<2>| m.log_prob(x, theta).mean().neg();
         let (model, report) = train(model, data.x(), data.theta(), loss, &self.config.training, &device, progress)?;
-        let mut header =
-            self.simulations.header(Method::Nle, self.config.estimator.clone(), (input, context), &report);
+        let mut header = self.simulations.header(Method::Nle, self.config.estimator.clone(), (input, context), &report);
         header.mcmc = Some(self.config.mcmc.clone());
         Ok((McmcPosterior::new(Network::Likelihood(model.valid()), header)?, report))
     }

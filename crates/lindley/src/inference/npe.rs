@@ -9,10 +9,10 @@ use serde::{Deserialize, Serialize};
 use super::model::Method;
 use super::posterior::DirectPosterior;
 use super::simulations::{Simulations, simulation_api};
+use crate::Result;
 use crate::flows::{ConditionalDensity, ConditionalEstimator, EstimatorConfig, Standardizer};
 use crate::rng::seeded;
 use crate::train::{EpochProgress, TrainConfig, TrainReport, train};
-use crate::Result;
 
 /// Architecture and training settings of NPE; the defaults are sbi's (NSF with 5 transforms, 50
 /// hidden units, 10 bins; batch 200, learning rate 5·10⁻⁴, patience 20, 10% validation).
@@ -46,8 +46,7 @@ impl Npe {
             ConditionalEstimator::new(&self.config.estimator, input.clone(), context.clone(), &mut rng, &device);
         let loss = |m: &ConditionalEstimator, theta: Tensor<2>, x: Tensor<2>| m.log_prob(theta, x).mean().neg();
         let (model, report) = train(model, data.theta(), data.x(), loss, &self.config.training, &device, progress)?;
-        let header =
-            self.simulations.header(Method::Npe, self.config.estimator.clone(), (input, context), &report);
+        let header = self.simulations.header(Method::Npe, self.config.estimator.clone(), (input, context), &report);
         Ok((DirectPosterior::new(model.valid(), header), report))
     }
 }

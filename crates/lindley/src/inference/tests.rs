@@ -227,8 +227,8 @@ mod mcmc_methods {
     use crate::flows::Standardizer;
     use crate::inference::nre::{RatioClassifier, contrastive_loss};
     use crate::inference::{
-        AnyPosterior, DirectPosterior, McmcPosterior, McmcSettings, Nle, NleConfig, Nre, NreConfig, NreLoss,
-        Posterior, SampleOptions,
+        AnyPosterior, DirectPosterior, McmcPosterior, McmcSettings, Nle, NleConfig, Nre, NreConfig, NreLoss, Posterior,
+        SampleOptions,
     };
     use crate::rng::seeded;
     use crate::tensor_ops::{matrix_to_tensor, tensor_to_vec};
@@ -273,7 +273,11 @@ mod mcmc_methods {
         let shrink = 1.0 / (1.0 + NOISE * NOISE);
         let exact = NOISE * NOISE * shrink;
         for d in 0..2 {
-            assert!((mean[d] - shrink * observation[d]).abs() < 0.1, "{label}: mean {mean} vs {}", &observation * shrink);
+            assert!(
+                (mean[d] - shrink * observation[d]).abs() < 0.1,
+                "{label}: mean {mean} vs {}",
+                &observation * shrink
+            );
             assert!((variance[d] / exact - 1.0).abs() < 0.3, "{label}: variance {variance} vs {exact}");
         }
     }
@@ -300,8 +304,7 @@ mod mcmc_methods {
         let theta = array![[0.1, -0.3], [1.2, 0.4], [-0.7, 0.9], [0.0, 2.0], [0.5, -1.5]];
         let x = array![[0.3, 0.2], [-1.0, 0.5], [0.8, -0.4], [1.5, 1.1], [-0.2, -0.9]];
         let standardizer = Standardizer::identity(2);
-        let model =
-            RatioClassifier::new(&Default::default(), &standardizer, &standardizer, &mut seeded(4), &device);
+        let model = RatioClassifier::new(&Default::default(), &standardizer, &standardizer, &mut seeded(4), &device);
         let logit = |t: &Array2<f64>, v: &Array2<f64>| {
             tensor_to_vec(model.logit(matrix_to_tensor(t.view(), &device), matrix_to_tensor(v.view(), &device)))
         };
@@ -313,7 +316,8 @@ mod mcmc_methods {
             let log_sum = f.iter().map(|v| v.exp()).sum::<f64>().ln();
             expected += (log_sum - f[0]) / 5.0;
         }
-        let loss = contrastive_loss(&model, matrix_to_tensor(theta.view(), &device), matrix_to_tensor(x.view(), &device), 3);
+        let loss =
+            contrastive_loss(&model, matrix_to_tensor(theta.view(), &device), matrix_to_tensor(x.view(), &device), 3);
         let loss = f64::from(tensor_to_vec(loss)[0]);
         assert!((loss - expected).abs() < 1e-5, "loss {loss} vs {expected}");
         assert!(expected > 0.0);
@@ -375,7 +379,8 @@ mod mcmc_methods {
     fn nle_map_is_near_the_analytic_mode() {
         let posterior = trained_nle(2000, 40);
         let observation = array![1.0, 0.5];
-        let options = crate::inference::posterior::MapOptions { candidates: 500, starts: 5, steps: 200, learning_rate: 0.01 };
+        let options =
+            crate::inference::posterior::MapOptions { candidates: 500, starts: 5, steps: 200, learning_rate: 0.01 };
         let map = posterior.map(observation.view(), &options, 0).unwrap();
         let shrink = 1.0 / (1.0 + NOISE * NOISE);
         for d in 0..2 {

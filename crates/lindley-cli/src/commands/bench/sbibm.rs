@@ -10,8 +10,8 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
-use lindley::diagnostics::c2st::{C2stConfig, c2st};
 use lindley::data::Dataset;
+use lindley::diagnostics::c2st::{C2stConfig, c2st};
 use lindley::inference::{Nle, NleConfig, Npe, NpeConfig, Nre, NreConfig, Posterior, SampleOptions};
 use lindley::simulators::{Task, sbibm};
 use lindley::train::{EpochProgress, TrainReport};
