@@ -63,6 +63,8 @@ struct Record {
     epochs: usize,
     sample_seconds: f64,
     acceptance_rate: f64,
+    /// Reasons to distrust the samples (e.g. MCMC R̂ above the limit).
+    warnings: Vec<String>,
 }
 
 /// The settings of the benchmarked method.
@@ -196,6 +198,7 @@ pub fn run(args: Args) -> Result<()> {
                 epochs: report.epochs,
                 sample_seconds,
                 acceptance_rate: samples.acceptance_rate,
+                warnings: samples.warnings.clone(),
             });
             bar.inc(1);
         }
