@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use lindley::inference::posterior::MapOptions;
-use lindley::inference::{DirectPosterior, Posterior, SampleOptions};
+use lindley::inference::{AnyPosterior, Posterior, SampleOptions};
 use ndarray::Axis;
 
 /// Arguments of `lindley sample`.
@@ -32,17 +32,21 @@ pub struct Args {
 
 /// Draw samples and write them.
 pub fn run(args: Args) -> Result<()> {
-    let posterior = DirectPosterior::load(&args.model)?;
+    let posterior = AnyPosterior::load(&args.model)?;
     let observation = super::read_observation(&args.observation, posterior.data_dim())?;
     let options = SampleOptions { max_seconds: args.max_seconds, ..Default::default() };
     let samples = posterior.sample(args.num, observation.view(), args.seed, &options)?;
+    for warning in &samples.warnings {
+        tracing::warn!("{warning}");
+    }
     lindley::io::write_matrix(&args.out, &posterior.header().parameter_names, samples.theta.view())?;
     let mean = samples.theta.mean_axis(Axis(0)).expect("at least one sample");
     tracing::info!(
-        "wrote {} samples to {} in {:.2} s (acceptance rate {:.1}%); posterior mean {}",
+        "wrote {} samples to {} in {:.2} s ({} {:.1}%); posterior mean {}",
         args.num,
         args.out.display(),
         samples.seconds,
+        if matches!(posterior, AnyPosterior::Mcmc(_)) { "MCMC acceptance" } else { "acceptance rate" },
         100.0 * samples.acceptance_rate,
         format_named(&posterior.header().parameter_names, mean.as_slice().expect("contiguous"))
     );
@@ -65,7 +69,7 @@ pub struct MapArgs {
 
 /// Print the MAP estimate, one `name = value` line per parameter.
 pub fn run_map(args: MapArgs) -> Result<()> {
-    let posterior = DirectPosterior::load(&args.model)?;
+    let posterior = AnyPosterior::load(&args.model)?;
     let observation = super::read_observation(&args.observation, posterior.data_dim())?;
     let map = posterior.map(observation.view(), &MapOptions::default(), args.seed)?;
     for (name, value) in posterior.header().parameter_names.iter().zip(map.iter()) {

@@ -5,8 +5,11 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use lindley::data::Dataset;
-use lindley::flows::EstimatorKind;
-use lindley::inference::{Npe, NpeConfig};
+use lindley::distributions::Distribution;
+use lindley::flows::{EstimatorConfig, EstimatorKind};
+use lindley::inference::{AnyPosterior, Nle, NleConfig, Npe, NpeConfig, Nre, NreConfig};
+use lindley::mcmc::Sampler;
+use lindley::train::TrainConfig;
 
 use super::simulate::Source;
 use crate::progress;
@@ -16,6 +19,41 @@ use crate::progress;
 pub enum Method {
     /// Neural posterior estimation: a conditional flow q(θ | x), amortised over observations.
     Npe(Args),
+    /// Neural likelihood estimation: a conditional flow q(x | θ); the posterior is sampled by
+    /// MCMC (default: MAF, 5 transforms, 50 hidden units; 100 slice-sampling chains).
+    Nle(McmcArgs),
+    /// Neural ratio estimation (NRE-B, contrastive with 10 atoms; NRE-A via a settings file with
+    /// `[loss] kind = "binary"`): a ResNet classifier of (θ, x); the posterior is sampled by MCMC.
+    Nre(McmcArgs),
+}
+
+/// The MCMC kernels selectable on the command line.
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum SamplerKind {
+    /// Coordinate-wise slice sampling, vectorised over chains (sbi's default).
+    Slice,
+    /// Adaptive Gaussian random-walk Metropolis.
+    Metropolis,
+}
+
+impl SamplerKind {
+    /// The kernel with its initial scale (both adapt during warm-up).
+    pub fn sampler(self) -> Sampler {
+        match self {
+            SamplerKind::Slice => Sampler::Slice { width: 1.0 },
+            SamplerKind::Metropolis => Sampler::Metropolis { step: 0.5 },
+        }
+    }
+}
+
+/// Arguments of the MCMC-sampled methods (NLE, NRE).
+#[derive(clap::Args)]
+pub struct McmcArgs {
+    #[command(flatten)]
+    common: Args,
+    /// MCMC kernel of the posterior (stored in the model file).
+    #[arg(long)]
+    sampler: Option<SamplerKind>,
 }
 
 /// Arguments shared by every method.
@@ -70,65 +108,146 @@ pub struct Args {
 }
 
 impl Args {
-    /// The settings file with the command-line overrides applied.
-    fn npe_config(&self) -> Result<NpeConfig> {
-        let mut config: NpeConfig = super::read_config(self.config.as_ref())?;
+    /// Apply the command-line overrides of the estimator and the training loop.
+    fn apply(&self, estimator: &mut EstimatorConfig, training: &mut TrainConfig) {
         if let Some(kind) = self.density {
-            config.estimator.kind = kind;
+            estimator.kind = kind;
         }
         let set = |target: &mut usize, value: Option<usize>| {
             if let Some(v) = value {
                 *target = v;
             }
         };
-        set(&mut config.estimator.transforms, self.transforms);
-        set(&mut config.estimator.hidden, self.hidden);
-        set(&mut config.training.batch_size, self.batch_size);
-        set(&mut config.training.patience, self.patience);
-        set(&mut config.training.max_epochs, self.max_epochs);
+        set(&mut estimator.transforms, self.transforms);
+        set(&mut estimator.hidden, self.hidden);
+        set(&mut training.batch_size, self.batch_size);
+        set(&mut training.patience, self.patience);
+        set(&mut training.max_epochs, self.max_epochs);
         if let Some(lr) = self.learning_rate {
-            config.training.learning_rate = lr;
+            training.learning_rate = lr;
         }
-        config.training.seed = self.seed;
+        training.seed = self.seed;
+    }
+
+    /// NPE settings: the settings file with the command-line overrides applied.
+    fn npe_config(&self) -> Result<NpeConfig> {
+        let mut config: NpeConfig = super::read_config(self.config.as_ref())?;
+        self.apply(&mut config.estimator, &mut config.training);
+        Ok(config)
+    }
+
+    /// The simulations to train on, with the prior, names and task they come with.
+    fn simulations(&self) -> Result<Prepared> {
+        if self.data.is_some() || self.theta.is_some() {
+            let prior = match (&self.source.prior, &self.source.task) {
+                (Some(path), _) => super::read_prior(path)?,
+                (None, Some(name)) => super::task(name)?.prior,
+                (None, None) => bail!("training on a data file needs the prior: --prior FILE (or --task NAME)"),
+            };
+            let data = match (&self.data, &self.theta, &self.x) {
+                (Some(path), _, _) => Dataset::load(path, Some(prior.dim()))?,
+                (None, Some(theta), Some(x)) => Dataset::load_pair(theta, x)?,
+                _ => bail!("give the simulations as --data FILE, or as --theta FILE with --x FILE"),
+            };
+            let parameter_names = data.parameter_names().to_vec();
+            let data_names = data.data_names().to_vec();
+            Ok(Prepared { prior, parameter_names, data_names, task: None, data })
+        } else {
+            let resolved = self.source.resolve()?;
+            let start = std::time::Instant::now();
+            let data = resolved.simulate(self.budget, self.seed).context("simulation failed")?;
+            tracing::info!("simulated {} pairs in {:.1} s", data.len(), start.elapsed().as_secs_f64());
+            Ok(Prepared {
+                prior: resolved.prior.clone(),
+                parameter_names: resolved.parameter_names.clone(),
+                data_names: resolved.data_names.clone(),
+                task: resolved.task.clone(),
+                data,
+            })
+        }
+    }
+}
+
+impl McmcArgs {
+    /// NLE settings: the settings file with the command-line overrides applied.
+    fn nle_config(&self) -> Result<NleConfig> {
+        let mut config: NleConfig = super::read_config(self.common.config.as_ref())?;
+        self.common.apply(&mut config.estimator, &mut config.training);
+        if let Some(kind) = self.sampler {
+            config.mcmc.sampler = kind.sampler();
+        }
+        Ok(config)
+    }
+
+    /// NRE settings: the settings file with the command-line overrides applied (--hidden sets
+    /// the classifier's width; the flow flags do not apply).
+    fn nre_config(&self) -> Result<NreConfig> {
+        let args = &self.common;
+        if args.density.is_some() || args.transforms.is_some() {
+            bail!(
+                "--density and --transforms set a flow; NRE trains a classifier (use --hidden, or [classifier] in --config)"
+            );
+        }
+        let mut config: NreConfig = super::read_config(args.config.as_ref())?;
+        let mut estimator = EstimatorConfig { hidden: config.classifier.hidden, ..Default::default() };
+        args.apply(&mut estimator, &mut config.training);
+        config.classifier.hidden = estimator.hidden;
+        if let Some(kind) = self.sampler {
+            config.mcmc.sampler = kind.sampler();
+        }
         Ok(config)
     }
 }
 
+/// Simulations ready to append, with what the model file records about them.
+struct Prepared {
+    prior: Distribution,
+    parameter_names: Vec<String>,
+    data_names: Vec<String>,
+    task: Option<String>,
+    data: Dataset,
+}
+
+/// Build a method from prepared simulations, append them, and warn about dropped rows.
+macro_rules! with_simulations {
+    ($method:ident, $prepared:expr, $config:expr) => {{
+        let p = $prepared;
+        let mut method = $method::new(p.prior, $config).with_names(p.parameter_names, p.data_names)?.with_task(p.task);
+        let dropped = method.append_simulations(p.data)?;
+        if dropped.count > 0 {
+            tracing::warn!("{dropped}");
+        }
+        method
+    }};
+}
+
 /// Train the chosen method and write its model file.
 pub fn run(method: Method) -> Result<()> {
-    let Method::Npe(args) = method;
-    let config = args.npe_config()?;
-    let (mut npe, data) = if args.data.is_some() || args.theta.is_some() {
-        let prior = match (&args.source.prior, &args.source.task) {
-            (Some(path), _) => super::read_prior(path)?,
-            (None, Some(name)) => super::task(name)?.prior,
-            (None, None) => bail!("training on a data file needs the prior: --prior FILE (or --task NAME)"),
-        };
-        let data = match (&args.data, &args.theta, &args.x) {
-            (Some(path), _, _) => Dataset::load(path, Some(prior.dim()))?,
-            (None, Some(theta), Some(x)) => Dataset::load_pair(theta, x)?,
-            _ => bail!("give the simulations as --data FILE, or as --theta FILE with --x FILE"),
-        };
-        let names = data.parameter_names().to_vec();
-        let data_names = data.data_names().to_vec();
-        (Npe::new(prior, config).with_names(names, data_names)?, data)
-    } else {
-        let resolved = args.source.resolve()?;
-        let start = std::time::Instant::now();
-        let data = resolved.simulate(args.budget, args.seed).context("simulation failed")?;
-        tracing::info!("simulated {} pairs in {:.1} s", data.len(), start.elapsed().as_secs_f64());
-        let npe = Npe::new(resolved.prior.clone(), config)
-            .with_names(resolved.parameter_names.clone(), resolved.data_names.clone())?;
-        (npe.with_task(resolved.task.clone()), data)
+    let (label, out) = match &method {
+        Method::Npe(args) => ("training NPE", args.out.clone()),
+        Method::Nle(args) => ("training NLE", args.common.out.clone()),
+        Method::Nre(args) => ("training NRE", args.common.out.clone()),
     };
-    let dropped = npe.append_simulations(data)?;
-    if dropped.count > 0 {
-        tracing::warn!("{dropped}");
-    }
-    let (bar, mut update) = progress::training("training NPE");
-    let (posterior, report) = npe.train(&mut update)?;
+    let (bar, mut update) = progress::training(label);
+    let (posterior, report) = match &method {
+        Method::Npe(args) => {
+            let npe = with_simulations!(Npe, args.simulations()?, args.npe_config()?);
+            let (posterior, report) = npe.train(&mut update)?;
+            (AnyPosterior::Direct(posterior), report)
+        }
+        Method::Nle(args) => {
+            let nle = with_simulations!(Nle, args.common.simulations()?, args.nle_config()?);
+            let (posterior, report) = nle.train(&mut update)?;
+            (AnyPosterior::Mcmc(posterior), report)
+        }
+        Method::Nre(args) => {
+            let nre = with_simulations!(Nre, args.common.simulations()?, args.nre_config()?);
+            let (posterior, report) = nre.train(&mut update)?;
+            (AnyPosterior::Mcmc(posterior), report)
+        }
+    };
     bar.finish_and_clear();
-    posterior.save(&args.out)?;
+    posterior.save(&out)?;
     let summary = &posterior.header().training;
     tracing::info!(
         "trained on {} simulations: {} epochs (best {}), validation loss {:.4}, {:.1} s ({:.3} s/epoch); wrote {}",
@@ -138,7 +257,7 @@ pub fn run(method: Method) -> Result<()> {
         summary.best_validation_loss,
         report.seconds,
         report.seconds / report.epochs.max(1) as f64,
-        args.out.display()
+        out.display()
     );
     Ok(())
 }

@@ -4,24 +4,37 @@
 //! - [`npe`]: neural posterior estimation (Papamakarios & Murray 2016; Greenberg et al. 2019):
 //!   a conditional density estimator q(θ | x) trained by maximum likelihood on (θ, x) pairs from
 //!   the prior and the simulator; amortised over x.
+//! - [`nle`]: neural likelihood estimation (Papamakarios et al. 2019): a flow q(x | θ), with the
+//!   posterior q(x_o | θ) p(θ) sampled by MCMC.
+//! - [`nre`]: neural ratio estimation, NRE-A (Hermans et al. 2020) and NRE-B (Durkan et al.
+//!   2020): a classifier whose logit estimates log p(x | θ)/p(x), sampled by MCMC.
 //! - [`posterior`]: [`DirectPosterior`](posterior::DirectPosterior), which samples q(θ | x_o)
-//!   directly with rejection to the prior's support, and the [`Posterior`] interface shared by
-//!   every posterior type.
+//!   directly with rejection to the prior's support, the [`Posterior`] interface shared by
+//!   every posterior type, and [`AnyPosterior`], which loads any model file.
+//! - [`mcmc_posterior`]: [`McmcPosterior`], the posterior of NLE and NRE.
+//! - [`simulations`]: the store of simulations every method appends to.
 //! - [`model`]: model files — what is stored beside the weights so that a posterior can be
 //!   rebuilt and used without the training data.
 
+pub mod mcmc_posterior;
 pub mod model;
+pub mod nle;
 pub mod npe;
+pub mod nre;
 pub mod posterior;
+pub mod simulations;
 
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
 use serde::{Deserialize, Serialize};
 
 use crate::{Error, Result};
 
+pub use mcmc_posterior::{McmcPosterior, McmcSettings};
 pub use model::ModelHeader;
+pub use nle::{Nle, NleConfig};
 pub use npe::{Npe, NpeConfig};
-pub use posterior::DirectPosterior;
+pub use nre::{Nre, NreConfig, NreLoss};
+pub use posterior::{AnyPosterior, DirectPosterior};
 
 /// How long and how hard posterior sampling may try.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -51,6 +64,9 @@ pub struct PosteriorSamples {
     pub acceptance_rate: f64,
     /// Wall-clock seconds spent.
     pub seconds: f64,
+    /// Reasons to distrust the samples that were not made errors (e.g. MCMC chains whose R̂
+    /// says they have not mixed); empty when there are none.
+    pub warnings: Vec<String>,
 }
 
 /// A posterior p(θ | x_o) that can be sampled and evaluated for any observation x_o.

@@ -8,6 +8,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::distributions::Distribution;
 use crate::flows::{EstimatorConfig, Standardizer};
+use crate::inference::mcmc_posterior::McmcSettings;
+use crate::inference::nre::ClassifierConfig;
 use crate::train::TrainReport;
 use crate::{Error, Result};
 
@@ -20,6 +22,11 @@ pub const FORMAT_VERSION: u32 = 1;
 pub enum Method {
     /// Neural posterior estimation: q(θ | x).
     Npe,
+    /// Neural likelihood estimation: q(x | θ), sampled by MCMC.
+    Nle,
+    /// Neural ratio estimation: a classifier whose logit estimates log p(x | θ) / p(x), sampled
+    /// by MCMC.
+    Nre,
 }
 
 impl Method {
@@ -27,6 +34,8 @@ impl Method {
     pub fn name(&self) -> &'static str {
         match self {
             Method::Npe => "npe",
+            Method::Nle => "nle",
+            Method::Nre => "nre",
         }
     }
 }
@@ -72,11 +81,11 @@ pub struct ModelHeader {
     pub lindley_version: String,
     /// Inference method.
     pub method: Method,
-    /// Architecture of the density estimator.
+    /// Architecture of the density estimator (NPE, NLE).
     pub estimator: EstimatorConfig,
-    /// Standardisation of the estimator's inputs (θ for NPE).
+    /// Standardisation of the network's inputs: θ for NPE and NRE, x for NLE.
     pub input_standardizer: Standardizer,
-    /// Standardisation of the estimator's context (x for NPE).
+    /// Standardisation of the network's context: x for NPE and NRE, θ for NLE.
     pub context_standardizer: Standardizer,
     /// The prior the model was trained under.
     pub prior: Distribution,
@@ -88,6 +97,12 @@ pub struct ModelHeader {
     pub task: Option<String>,
     /// The training run.
     pub training: TrainingSummary,
+    /// Architecture of the ratio classifier (NRE only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub classifier: Option<ClassifierConfig>,
+    /// MCMC settings of the posterior (NLE and NRE).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mcmc: Option<McmcSettings>,
 }
 
 impl ModelHeader {
@@ -109,9 +124,35 @@ impl ModelHeader {
         }
         header.prior.validate().map_err(|e| fail(format!("the stored prior is invalid: {e}")))?;
         let p = header.prior.dim();
-        if header.parameter_names.len() != p || header.data_names.len() != header.context_standardizer.dim() {
+        let (theta_dim, x_dim) = match header.method {
+            Method::Nle => (header.context_standardizer.dim(), header.input_standardizer.dim()),
+            Method::Npe | Method::Nre => (header.input_standardizer.dim(), header.context_standardizer.dim()),
+        };
+        if header.parameter_names.len() != p || theta_dim != p || header.data_names.len() != x_dim {
             return Err(fail("the header's names do not match its dimensions".into()));
         }
+        let needs_mcmc = matches!(header.method, Method::Nle | Method::Nre);
+        if needs_mcmc && header.mcmc.is_none() {
+            return Err(fail(format!("a {} model without MCMC settings", header.method.name())));
+        }
+        if header.method == Method::Nre && header.classifier.is_none() {
+            return Err(fail("an nre model without a classifier architecture".into()));
+        }
         Ok(header)
+    }
+
+    /// The method of the model file at `path`, read from its header (to choose the loader).
+    pub fn method_of(path: &Path) -> Result<Method> {
+        #[derive(Deserialize)]
+        struct MethodOnly {
+            method: Method,
+        }
+        let header: MethodOnly = crate::io::model::read_header(path)?;
+        Ok(header.method)
+    }
+
+    /// Number of values in an observation x.
+    pub fn data_dim(&self) -> usize {
+        self.data_names.len()
     }
 }

@@ -1,5 +1,6 @@
 //! The direct posterior of NPE: samples of q(θ | x_o) restricted to the prior support by
-//! rejection, the correspondingly renormalised log-density, and a MAP estimate by gradient ascent.
+//! rejection, the correspondingly renormalised log-density, and a MAP estimate by gradient ascent;
+//! and [`AnyPosterior`], which loads a model file of any method.
 
 use std::path::Path;
 use std::time::Instant;
@@ -11,6 +12,7 @@ use rand::Rng;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use super::mcmc_posterior::McmcPosterior;
 use super::model::{Method, ModelHeader};
 use super::{Posterior, PosteriorSamples, SampleOptions, check_observation, check_parameters};
 use crate::flows::{ConditionalDensity, ConditionalEstimator};
@@ -206,7 +208,7 @@ impl Posterior for DirectPosterior {
     }
 
     fn data_dim(&self) -> usize {
-        self.header.context_standardizer.dim()
+        self.header.data_dim()
     }
 
     /// Rejection sampling: draw from q(θ | x_o) in batches and keep the draws inside the prior
@@ -256,7 +258,7 @@ impl Posterior for DirectPosterior {
         }
         let theta = Array2::from_shape_vec((n, dim), kept).expect("n rows of dim values were kept");
         let acceptance_rate = accepted as f64 / proposed.max(1) as f64;
-        Ok(PosteriorSamples { theta, acceptance_rate, seconds: start.elapsed().as_secs_f64() })
+        Ok(PosteriorSamples { theta, acceptance_rate, seconds: start.elapsed().as_secs_f64(), warnings: vec![] })
     }
 
     /// log q(θ | x_o) − log P_q(θ ∈ support | x_o) inside the support, −∞ outside: the density of
@@ -268,5 +270,79 @@ impl Posterior for DirectPosterior {
             *value = if self.header.prior.in_support(row) { *value - acceptance.ln() } else { f64::NEG_INFINITY };
         }
         Ok(values)
+    }
+}
+
+/// A posterior of any method, as read from a model file whose header says which.
+#[derive(Debug)]
+pub enum AnyPosterior {
+    /// NPE's directly sampled posterior.
+    Direct(DirectPosterior),
+    /// NLE's or NRE's MCMC-sampled posterior.
+    Mcmc(McmcPosterior),
+}
+
+impl AnyPosterior {
+    /// Load any model file, choosing the posterior type from the method in its header.
+    pub fn load(path: &Path) -> Result<Self> {
+        match ModelHeader::method_of(path)? {
+            Method::Npe => DirectPosterior::load(path).map(AnyPosterior::Direct),
+            Method::Nle | Method::Nre => McmcPosterior::load(path).map(AnyPosterior::Mcmc),
+        }
+    }
+
+    /// The model description.
+    pub fn header(&self) -> &ModelHeader {
+        match self {
+            AnyPosterior::Direct(p) => p.header(),
+            AnyPosterior::Mcmc(p) => p.header(),
+        }
+    }
+
+    /// The maximum-a-posteriori parameters (see [`DirectPosterior::map`] and [`McmcPosterior::map`]).
+    pub fn map(&self, observation: ArrayView1<f64>, options: &MapOptions, seed: u64) -> Result<Array1<f64>> {
+        match self {
+            AnyPosterior::Direct(p) => p.map(observation, options, seed),
+            AnyPosterior::Mcmc(p) => p.map(observation, options, seed),
+        }
+    }
+
+    /// Write the model to `path`.
+    pub fn save(&self, path: &Path) -> Result<()> {
+        match self {
+            AnyPosterior::Direct(p) => p.save(path),
+            AnyPosterior::Mcmc(p) => p.save(path),
+        }
+    }
+
+    fn inner(&self) -> &dyn Posterior {
+        match self {
+            AnyPosterior::Direct(p) => p,
+            AnyPosterior::Mcmc(p) => p,
+        }
+    }
+}
+
+impl Posterior for AnyPosterior {
+    fn parameter_dim(&self) -> usize {
+        self.inner().parameter_dim()
+    }
+
+    fn data_dim(&self) -> usize {
+        self.inner().data_dim()
+    }
+
+    fn sample(
+        &self,
+        n: usize,
+        observation: ArrayView1<f64>,
+        seed: u64,
+        options: &SampleOptions,
+    ) -> Result<PosteriorSamples> {
+        self.inner().sample(n, observation, seed, options)
+    }
+
+    fn log_prob(&self, theta: ArrayView2<f64>, observation: ArrayView1<f64>) -> Result<Array1<f64>> {
+        self.inner().log_prob(theta, observation)
     }
 }

@@ -216,3 +216,175 @@ fn models_round_trip_and_broken_files_give_clear_errors() {
     assert!(error.contains("architecture"), "{error}");
     std::fs::remove_dir_all(&directory).ok();
 }
+
+/// NLE/NRE: quick settings for the 2-D linear-Gaussian problem.
+mod mcmc_methods {
+    use burn::prelude::*;
+    use ndarray::{Array2, Axis, array};
+
+    use super::{NOISE, linear_gaussian};
+    use crate::data::Dataset;
+    use crate::flows::Standardizer;
+    use crate::inference::nre::{RatioClassifier, contrastive_loss};
+    use crate::inference::{
+        AnyPosterior, DirectPosterior, McmcPosterior, McmcSettings, Nle, NleConfig, Nre, NreConfig, NreLoss, Posterior,
+        SampleOptions,
+    };
+    use crate::rng::seeded;
+    use crate::tensor_ops::{matrix_to_tensor, tensor_to_vec};
+
+    fn quick_mcmc() -> McmcSettings {
+        McmcSettings { chains: 50, warmup: 100, thin: 5, init_candidates: 2000, ..Default::default() }
+    }
+
+    fn trained_nle(n: usize, epochs: usize) -> McmcPosterior {
+        let task = linear_gaussian();
+        let (theta, x) = task.sample_joint(n, 3).unwrap();
+        let mut config = NleConfig { mcmc: quick_mcmc(), ..Default::default() };
+        config.estimator.hidden = 32;
+        config.estimator.transforms = 3;
+        config.training.max_epochs = epochs;
+        config.training.batch_size = 100;
+        config.training.learning_rate = 2e-3;
+        let mut nle = Nle::for_task(&task, config);
+        nle.append_simulations(Dataset::new(theta, x).unwrap()).unwrap();
+        nle.train(&mut |_| {}).unwrap().0
+    }
+
+    fn trained_nre(n: usize, epochs: usize, loss: NreLoss) -> McmcPosterior {
+        let task = linear_gaussian();
+        let (theta, x) = task.sample_joint(n, 3).unwrap();
+        let mut config = NreConfig { mcmc: quick_mcmc(), loss, ..Default::default() };
+        config.training.max_epochs = epochs;
+        config.training.batch_size = 100;
+        config.training.learning_rate = 2e-3;
+        let mut nre = Nre::for_task(&task, config);
+        nre.append_simulations(Dataset::new(theta, x).unwrap()).unwrap();
+        nre.train(&mut |_| {}).unwrap().0
+    }
+
+    /// Mean within 0.1 and variance within 30% of the analytic posterior N(x/(1+σ²), σ²/(1+σ²)).
+    fn assert_close_to_analytic(posterior: &McmcPosterior, label: &str) {
+        let observation = array![0.8, -1.2];
+        let samples = posterior.sample(4000, observation.view(), 11, &SampleOptions::default()).unwrap();
+        assert!(samples.warnings.is_empty(), "{label}: {:?}", samples.warnings);
+        let mean = samples.theta.mean_axis(Axis(0)).unwrap();
+        let variance = samples.theta.var_axis(Axis(0), 1.0);
+        let shrink = 1.0 / (1.0 + NOISE * NOISE);
+        let exact = NOISE * NOISE * shrink;
+        for d in 0..2 {
+            assert!(
+                (mean[d] - shrink * observation[d]).abs() < 0.1,
+                "{label}: mean {mean} vs {}",
+                &observation * shrink
+            );
+            assert!((variance[d] / exact - 1.0).abs() < 0.3, "{label}: variance {variance} vs {exact}");
+        }
+    }
+
+    #[test]
+    fn nle_recovers_the_analytic_linear_gaussian_posterior() {
+        assert_close_to_analytic(&trained_nle(2000, 40), "NLE");
+    }
+
+    #[test]
+    fn nre_b_recovers_the_analytic_linear_gaussian_posterior() {
+        assert_close_to_analytic(&trained_nre(3000, 40, NreLoss::Contrastive { atoms: 10 }), "NRE-B");
+    }
+
+    #[test]
+    fn nre_a_recovers_the_analytic_linear_gaussian_posterior() {
+        assert_close_to_analytic(&trained_nre(3000, 40, NreLoss::Binary), "NRE-A");
+    }
+
+    #[test]
+    fn contrastive_loss_matches_its_definition() {
+        // A random classifier on 5 rows with 3 atoms: loss = mean_i [logsumexp_k f(θ_{i+k}, x_i) − f(θ_i, x_i)].
+        let device = Device::flex();
+        let theta = array![[0.1, -0.3], [1.2, 0.4], [-0.7, 0.9], [0.0, 2.0], [0.5, -1.5]];
+        let x = array![[0.3, 0.2], [-1.0, 0.5], [0.8, -0.4], [1.5, 1.1], [-0.2, -0.9]];
+        let standardizer = Standardizer::identity(2);
+        let model = RatioClassifier::new(&Default::default(), &standardizer, &standardizer, &mut seeded(4), &device);
+        let logit = |t: &Array2<f64>, v: &Array2<f64>| {
+            tensor_to_vec(model.logit(matrix_to_tensor(t.view(), &device), matrix_to_tensor(v.view(), &device)))
+        };
+        let mut expected = 0.0;
+        for i in 0..5 {
+            let candidates = Array2::from_shape_fn((3, 2), |(k, j)| theta[[(i + k) % 5, j]]);
+            let contexts = Array2::from_shape_fn((3, 2), |(_, j)| x[[i, j]]);
+            let f: Vec<f64> = logit(&candidates, &contexts).into_iter().map(f64::from).collect();
+            let log_sum = f.iter().map(|v| v.exp()).sum::<f64>().ln();
+            expected += (log_sum - f[0]) / 5.0;
+        }
+        let loss =
+            contrastive_loss(&model, matrix_to_tensor(theta.view(), &device), matrix_to_tensor(x.view(), &device), 3);
+        let loss = f64::from(tensor_to_vec(loss)[0]);
+        assert!((loss - expected).abs() < 1e-5, "loss {loss} vs {expected}");
+        assert!(expected > 0.0);
+    }
+
+    #[test]
+    fn mcmc_models_round_trip_and_other_methods_are_refused() {
+        let directory = std::env::temp_dir().join(format!("lindley-mcmc-model-test-{}", std::process::id()));
+        std::fs::create_dir_all(&directory).unwrap();
+        let observation = array![0.3, 0.1];
+        let theta = array![[0.1, 0.2], [-0.5, 0.4]];
+        for (name, posterior) in
+            [("nle", trained_nle(300, 3)), ("nre", trained_nre(300, 3, NreLoss::Contrastive { atoms: 10 }))]
+        {
+            let path = directory.join(format!("{name}.safetensors"));
+            posterior.save(&path).unwrap();
+            let loaded = McmcPosterior::load(&path).unwrap();
+            assert_eq!(loaded.header(), posterior.header());
+            let before = posterior.log_prob(theta.view(), observation.view()).unwrap();
+            let after = loaded.log_prob(theta.view(), observation.view()).unwrap();
+            assert!(before.iter().zip(after.iter()).all(|(a, b)| (a - b).abs() < 1e-6), "{name}: {before} vs {after}");
+            let any = AnyPosterior::load(&path).unwrap();
+            assert!(matches!(any, AnyPosterior::Mcmc(_)), "{name}");
+            let error = DirectPosterior::load(&path).unwrap_err().to_string();
+            assert!(error.contains(&format!("this is a {name} model, not npe")), "{error}");
+        }
+        // An NPE model is not an MCMC model.
+        let npe = super::trained(crate::flows::EstimatorKind::Gaussian, 300);
+        let path = directory.join("npe.safetensors");
+        npe.save(&path).unwrap();
+        let error = McmcPosterior::load(&path).unwrap_err().to_string();
+        assert!(error.contains("this is a npe model") && error.contains("nle or nre"), "{error}");
+        assert!(matches!(AnyPosterior::load(&path).unwrap(), AnyPosterior::Direct(_)));
+        std::fs::remove_dir_all(&directory).ok();
+    }
+
+    #[test]
+    fn unmixed_chains_are_reported_as_a_warning_or_an_error() {
+        let mut posterior = trained_nle(300, 3);
+        // No warm-up and 3 draws per chain: R̂ cannot be trusted (or computed).
+        let settings = McmcSettings { warmup: 0, thin: 1, chains: 20, init_candidates: 100, ..Default::default() };
+        posterior.set_settings(settings.clone());
+        let observation = array![0.3, 0.1];
+        let samples = posterior.sample(60, observation.view(), 0, &SampleOptions::default()).unwrap();
+        assert_eq!(samples.theta.nrows(), 60);
+        assert!(samples.warnings.iter().any(|w| w.contains("R̂")), "{:?}", samples.warnings);
+        posterior.set_settings(McmcSettings { rhat_is_error: true, ..settings });
+        let error = posterior.sample(60, observation.view(), 0, &SampleOptions::default()).unwrap_err();
+        assert!(error.to_string().contains("R̂"), "{error}");
+        // Wrong observation length and a time limit already spent are errors too.
+        let error = posterior.sample(60, array![1.0].view(), 0, &SampleOptions::default()).unwrap_err();
+        assert!(error.to_string().contains("expected 2 values"), "{error}");
+        let options = SampleOptions { max_seconds: 0.0, ..Default::default() };
+        let error = posterior.sample(60, observation.view(), 0, &options).unwrap_err();
+        assert!(error.to_string().contains("time limit"), "{error}");
+    }
+
+    #[test]
+    fn nle_map_is_near_the_analytic_mode() {
+        let posterior = trained_nle(2000, 40);
+        let observation = array![1.0, 0.5];
+        let options =
+            crate::inference::posterior::MapOptions { candidates: 500, starts: 5, steps: 200, learning_rate: 0.01 };
+        let map = posterior.map(observation.view(), &options, 0).unwrap();
+        let shrink = 1.0 / (1.0 + NOISE * NOISE);
+        for d in 0..2 {
+            assert!((map[d] - shrink * observation[d]).abs() < 0.1, "MAP {map} vs analytic mode");
+        }
+    }
+}

@@ -2,16 +2,19 @@
 //! of simulations, draw 10,000 posterior samples per observation, C2ST against the reference
 //! posterior — for each task, beside the published figure.
 //!
-//! NPE is amortised: one network per task serves every observation (sbibm trained one per
-//! observation; the expected C2ST is the same, the spread across observations is larger).
+//! NPE, NLE and NRE are amortised: one network per task serves every observation (sbibm trained
+//! one per observation; the expected C2ST is the same, the spread across observations is larger).
+//! NLE and NRE posteriors are sampled by MCMC (sample times include the chains' warm-up).
 
 use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
+use lindley::data::Dataset;
 use lindley::diagnostics::c2st::{C2stConfig, c2st};
-use lindley::inference::{Npe, NpeConfig, Posterior, SampleOptions};
-use lindley::simulators::sbibm;
+use lindley::inference::{Nle, NleConfig, Npe, NpeConfig, Nre, NreConfig, Posterior, SampleOptions};
+use lindley::simulators::{Task, sbibm};
+use lindley::train::{EpochProgress, TrainReport};
 use serde::Serialize;
 
 use super::{median, published};
@@ -60,6 +63,67 @@ struct Record {
     epochs: usize,
     sample_seconds: f64,
     acceptance_rate: f64,
+    /// Reasons to distrust the samples (e.g. MCMC R̂ above the limit).
+    warnings: Vec<String>,
+}
+
+/// The settings of the benchmarked method.
+enum Settings {
+    Npe(NpeConfig),
+    Nle(NleConfig),
+    Nre(NreConfig),
+}
+
+impl Settings {
+    /// The method's settings file, or its defaults.
+    fn read(method: &str, path: Option<&PathBuf>) -> Result<Self> {
+        Ok(match method {
+            "nle" => Settings::Nle(super::super::read_config(path)?),
+            "nre" => Settings::Nre(super::super::read_config(path)?),
+            _ => Settings::Npe(super::super::read_config(path)?),
+        })
+    }
+
+    /// Train the method on `data` from `task` with training seed `seed`.
+    fn train(
+        &self,
+        task: &Task,
+        data: Dataset,
+        seed: u64,
+        progress: &mut dyn FnMut(&EpochProgress),
+    ) -> Result<(Box<dyn Posterior>, TrainReport)> {
+        let report_dropped = |dropped: lindley::data::DroppedRows| {
+            if dropped.count > 0 {
+                tracing::info!("{}: {dropped}", task.name);
+            }
+        };
+        Ok(match self {
+            Settings::Npe(config) => {
+                let mut config = config.clone();
+                config.training.seed = seed;
+                let mut npe = Npe::for_task(task, config);
+                report_dropped(npe.append_simulations(data)?);
+                let (posterior, report) = npe.train(progress)?;
+                (Box::new(posterior), report)
+            }
+            Settings::Nle(config) => {
+                let mut config = config.clone();
+                config.training.seed = seed;
+                let mut nle = Nle::for_task(task, config);
+                report_dropped(nle.append_simulations(data)?);
+                let (posterior, report) = nle.train(progress)?;
+                (Box::new(posterior), report)
+            }
+            Settings::Nre(config) => {
+                let mut config = config.clone();
+                config.training.seed = seed;
+                let mut nre = Nre::for_task(task, config);
+                report_dropped(nre.append_simulations(data)?);
+                let (posterior, report) = nre.train(progress)?;
+                (Box::new(posterior), report)
+            }
+        })
+    }
 }
 
 /// Parse `1-5` or `1,3,4`.
@@ -78,8 +142,8 @@ fn parse_observations(text: &str) -> Result<Vec<usize>> {
 
 /// Run the benchmark and print its table.
 pub fn run(args: Args) -> Result<()> {
-    if args.method != "npe" {
-        bail!("unknown method '{}'; this build benchmarks: npe", args.method);
+    if !["npe", "nle", "nre"].contains(&args.method.as_str()) {
+        bail!("unknown method '{}'; this build benchmarks: npe, nle, nre", args.method);
     }
     let observations = parse_observations(&args.observations)?;
     let tasks: Vec<String> = if args.tasks == "all" {
@@ -87,7 +151,7 @@ pub fn run(args: Args) -> Result<()> {
     } else {
         args.tasks.split(',').map(|s| s.trim().to_string()).collect()
     };
-    let config: NpeConfig = super::super::read_config(args.config.as_ref())?;
+    let settings = Settings::read(&args.method, args.config.as_ref())?;
     let mut records = Vec::new();
     println!(
         "{:<24} {:>8} {:>10} {:>8} {:>8} {:>9} {:>12}",
@@ -95,16 +159,10 @@ pub fn run(args: Args) -> Result<()> {
     );
     for name in &tasks {
         let task = sbibm::task(name)?;
-        let mut config = config.clone();
-        config.training.seed = args.seed;
         let (theta, x) = task.sample_joint(args.budget, args.seed)?;
-        let mut npe = Npe::for_task(&task, config);
-        let dropped = npe.append_simulations(lindley::data::Dataset::new(theta, x)?)?;
-        if dropped.count > 0 {
-            tracing::info!("{name}: {dropped}");
-        }
+        let data = lindley::data::Dataset::new(theta, x)?;
         let (bar, mut update) = progress::training(name);
-        let (posterior, report) = npe.train(&mut update)?;
+        let (posterior, report) = settings.train(&task, data, args.seed, &mut update)?;
         bar.finish_and_clear();
         let published = published::c2st(&args.method, name, args.budget);
         let mut task_records = Vec::new();
@@ -120,6 +178,9 @@ pub fn run(args: Args) -> Result<()> {
                 &SampleOptions::default(),
             )?;
             let sample_seconds = start.elapsed().as_secs_f64();
+            for warning in &samples.warnings {
+                tracing::warn!("{name}, observation {k}: {warning}");
+            }
             let score = c2st(
                 samples.theta.view(),
                 reference.posterior_samples.view(),
@@ -137,6 +198,7 @@ pub fn run(args: Args) -> Result<()> {
                 epochs: report.epochs,
                 sample_seconds,
                 acceptance_rate: samples.acceptance_rate,
+                warnings: samples.warnings.clone(),
             });
             bar.inc(1);
         }

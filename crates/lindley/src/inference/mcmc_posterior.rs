@@ -1,0 +1,397 @@
+//! The posterior of NLE and NRE, known only up to a constant and sampled by MCMC.
+//!
+//! The potential (unnormalised log-posterior) is
+//! - NLE: log q(x_o | θ) + log p(θ), with q the trained likelihood flow;
+//! - NRE: f(θ, x_o) + log p(θ), with f the classifier's logit (≈ log r(θ, x_o) + c(x_o)),
+//!
+//! and −∞ outside the prior support. It is evaluated for all chains at once (one network call per
+//! `[chains, dim]` batch) and sampled with [`crate::mcmc::sample`] in the unconstrained space of
+//! the prior ([`Unconstrained`]), the chains started by importance resampling of prior draws
+//! (sbi's default "resample" initialisation).
+
+use std::path::Path;
+use std::time::Instant;
+
+use burn::module::Module;
+use burn::prelude::*;
+use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis};
+use serde::{Deserialize, Serialize};
+
+use super::model::{Method, ModelHeader};
+use super::nre::RatioClassifier;
+use super::posterior::MapOptions;
+use super::{Posterior, PosteriorSamples, SampleOptions, check_observation, check_parameters};
+use crate::flows::{ConditionalDensity, ConditionalEstimator};
+use crate::mcmc::{Init, LogDensity, McmcConfig, McmcRun, Sampler, Unconstrained};
+use crate::rng::seeded;
+use crate::tensor_ops::{matrix_to_tensor, tensor_to_matrix, tensor_to_vec};
+use crate::{Error, Result};
+
+/// Rows per network evaluation when scoring many parameters.
+const EVALUATION_CHUNK: usize = 10_000;
+
+/// How an MCMC posterior is sampled; stored in the model file. The defaults follow sbibm's
+/// NLE/NRE runs: 100 chains of slice sampling, thinning 10, chains started by resampling prior
+/// draws.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct McmcSettings {
+    /// The transition kernel (slice or Metropolis), run in the prior's unconstrained space.
+    pub sampler: Sampler,
+    /// Chains run side by side.
+    pub chains: usize,
+    /// Warm-up (adaptation) steps per chain, discarded.
+    pub warmup: usize,
+    /// Keep every `thin`-th step after warm-up.
+    pub thin: usize,
+    /// Prior draws scored to choose the chain starts by importance resampling.
+    pub init_candidates: usize,
+    /// Largest acceptable rank-normalised split-R̂ of any parameter.
+    pub max_rhat: f64,
+    /// Whether an R̂ above `max_rhat` is an error; otherwise it is returned as a warning with
+    /// the samples ([`PosteriorSamples::warnings`]).
+    pub rhat_is_error: bool,
+}
+
+impl Default for McmcSettings {
+    fn default() -> Self {
+        Self {
+            sampler: Sampler::Slice { width: 1.0 },
+            chains: 100,
+            warmup: 200,
+            thin: 10,
+            init_candidates: 10_000,
+            max_rhat: 1.1,
+            rhat_is_error: false,
+        }
+    }
+}
+
+/// The trained network behind an MCMC posterior.
+// One value per model, so the variants' size difference does not matter (and Module cannot box).
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug)]
+pub enum Network {
+    /// NLE's likelihood estimator q(x | θ) (input x, context θ).
+    Likelihood(ConditionalEstimator),
+    /// NRE's classifier with logit f(θ, x).
+    Ratio(RatioClassifier),
+}
+
+impl Network {
+    /// The θ-dependent part of the potential, log q(x_o | θ) or f(θ, x_o), for each row of θ.
+    fn evaluate(&self, theta: Tensor<2>, observation: Tensor<2>) -> Tensor<1> {
+        match self {
+            Network::Likelihood(estimator) => estimator.log_prob(observation, theta),
+            Network::Ratio(classifier) => classifier.logit(theta, observation),
+        }
+    }
+}
+
+/// p(θ | x_o) ∝ exp(potential(θ)) from a trained likelihood estimator or ratio classifier,
+/// sampled by MCMC.
+#[derive(Debug)]
+pub struct McmcPosterior {
+    network: Network,
+    header: ModelHeader,
+    settings: McmcSettings,
+}
+
+impl McmcPosterior {
+    /// Wrap a trained network (on the inference device) with its header, which must be an NLE
+    /// header for a likelihood estimator or an NRE header for a classifier, with MCMC settings.
+    pub fn new(network: Network, header: ModelHeader) -> Result<Self> {
+        let expected = match network {
+            Network::Likelihood(_) => Method::Nle,
+            Network::Ratio(_) => Method::Nre,
+        };
+        if header.method != expected {
+            return Err(Error::InvalidInput(format!(
+                "a {} network with a {} model header",
+                expected.name(),
+                header.method.name()
+            )));
+        }
+        let settings = header.mcmc.clone().ok_or_else(|| {
+            Error::InvalidInput(format!("a {} model header without MCMC settings", header.method.name()))
+        })?;
+        Ok(Self { network, header, settings })
+    }
+
+    /// The model description (method, architecture, prior, names, training and MCMC settings).
+    pub fn header(&self) -> &ModelHeader {
+        &self.header
+    }
+
+    /// The MCMC settings used by [`Posterior::sample`].
+    pub fn settings(&self) -> &McmcSettings {
+        &self.settings
+    }
+
+    /// Replace the MCMC settings (not stored until the model is saved again).
+    pub fn set_settings(&mut self, settings: McmcSettings) {
+        self.header.mcmc = Some(settings.clone());
+        self.settings = settings;
+    }
+
+    /// Write the model to `path` (safetensors weights, JSON header).
+    pub fn save(&self, path: &Path) -> Result<()> {
+        match &self.network {
+            Network::Likelihood(estimator) => crate::io::model::save(path, &self.header, estimator),
+            Network::Ratio(classifier) => crate::io::model::save(path, &self.header, classifier),
+        }
+    }
+
+    /// Read an NLE or NRE model written by [`McmcPosterior::save`]; errors say if the file is
+    /// not a lindley model, is corrupt, belongs to another method (e.g. an NPE model), or holds
+    /// weights that do not fit the architecture its header describes.
+    pub fn load(path: &Path) -> Result<Self> {
+        let method = ModelHeader::method_of(path)?;
+        if !matches!(method, Method::Nle | Method::Nre) {
+            return Err(Error::Model {
+                path: path.into(),
+                message: format!(
+                    "this is a {} model, not an MCMC-sampled one (nle or nre); load it as a {} posterior",
+                    method.name(),
+                    method.name()
+                ),
+            });
+        }
+        let header = ModelHeader::read(path, method)?;
+        let device = Device::flex();
+        let network = match method {
+            Method::Nre => {
+                let config = header.classifier.clone().expect("ModelHeader::read checks an nre header's classifier");
+                let skeleton = RatioClassifier::new(
+                    &config,
+                    &header.input_standardizer,
+                    &header.context_standardizer,
+                    &mut seeded(0),
+                    &device,
+                );
+                Network::Ratio(crate::io::model::load_weights(path, skeleton)?)
+            }
+            _ => {
+                let skeleton = ConditionalEstimator::new(
+                    &header.estimator,
+                    header.input_standardizer.clone(),
+                    header.context_standardizer.clone(),
+                    &mut seeded(0),
+                    &device,
+                );
+                Network::Likelihood(crate::io::model::load_weights(path, skeleton)?)
+            }
+        };
+        Self::new(network, header)
+    }
+
+    /// The network term of the potential for each row of `theta`, in chunks.
+    fn network_term(&self, theta: ArrayView2<f64>, observation: ArrayView1<f64>) -> Array1<f64> {
+        let device = Device::flex();
+        let mut out = Vec::with_capacity(theta.nrows());
+        for start in (0..theta.nrows()).step_by(EVALUATION_CHUNK) {
+            let rows = theta.slice(ndarray::s![start..(start + EVALUATION_CHUNK).min(theta.nrows()), ..]);
+            let x = matrix_to_tensor(observation.insert_axis(Axis(0)), &device).repeat_dim(0, rows.nrows());
+            let values = self.network.evaluate(matrix_to_tensor(rows, &device), x);
+            out.extend(tensor_to_vec(values).into_iter().map(f64::from));
+        }
+        Array1::from(out)
+    }
+
+    /// The potential log q(x_o | θ) + log p(θ) (NLE) or f(θ, x_o) + log p(θ) (NRE) for each
+    /// row, −∞ outside the prior support; the network is not evaluated there.
+    fn potential_unchecked(&self, theta: ArrayView2<f64>, observation: ArrayView1<f64>) -> Array1<f64> {
+        let mut values = self.header.prior.log_prob(theta);
+        let inside: Vec<usize> = (0..theta.nrows()).filter(|&i| values[i] > f64::NEG_INFINITY).collect();
+        if inside.len() == theta.nrows() {
+            values += &self.network_term(theta, observation);
+        } else if !inside.is_empty() {
+            let term = self.network_term(theta.select(Axis(0), &inside).view(), observation);
+            for (&i, t) in inside.iter().zip(term.iter()) {
+                values[i] += t;
+            }
+        }
+        values
+    }
+
+    /// Run the chains for `n` draws of p(θ | x_o) with the model's MCMC settings, and return the
+    /// whole run (draws per chain, R̂, ESS) in the parameters' own space. Errors past
+    /// `options.max_seconds`.
+    pub fn run_mcmc(
+        &self,
+        n: usize,
+        observation: ArrayView1<f64>,
+        seed: u64,
+        options: &SampleOptions,
+    ) -> Result<McmcRun> {
+        check_observation(observation, self.data_dim())?;
+        let target = Target { posterior: self, observation, start: Instant::now(), max_seconds: options.max_seconds };
+        let prior = &self.header.prior;
+        let unconstrained = Unconstrained::new(&target, prior)?;
+        let draw = |rows: usize, rng: &mut crate::rng::LindleyRng| unconstrained.prior_draws(rows, rng);
+        let init = Init::Resample { draw: &draw, candidates: self.settings.init_candidates.max(1) };
+        let config = McmcConfig {
+            chains: self.settings.chains,
+            warmup: self.settings.warmup,
+            thin: self.settings.thin,
+            samples: n,
+            seed,
+        };
+        let run = crate::mcmc::sample(&unconstrained, &self.settings.sampler, &init, &config, &mut |_, _| {})?;
+        Ok(unconstrained.constrain(run))
+    }
+
+    /// The maximum of the potential: the best of `candidates` MCMC samples, refined by Adam
+    /// ascent from the `starts` best (gradient of the network term by automatic
+    /// differentiation, of log p(θ) by central differences), kept inside the prior's bounds.
+    pub fn map(&self, observation: ArrayView1<f64>, options: &MapOptions, seed: u64) -> Result<Array1<f64>> {
+        let samples = self.sample(options.candidates.max(1), observation, seed, &SampleOptions::default())?.theta;
+        let scores = self.log_prob(samples.view(), observation)?;
+        let mut order: Vec<usize> = (0..samples.nrows()).collect();
+        order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
+        let starts = samples.select(Axis(0), &order[..options.starts.clamp(1, order.len())]);
+        let refined = self.ascend(starts, observation, options)?;
+        let refined_scores = self.log_prob(refined.view(), observation)?;
+        let best = refined_scores
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.is_finite())
+            .max_by(|a, b| a.1.total_cmp(b.1))
+            .map(|(i, s)| (i, *s));
+        match best {
+            Some((i, score)) if score >= scores[order[0]] => Ok(refined.row(i).to_owned()),
+            _ => Ok(samples.row(order[0]).to_owned()),
+        }
+    }
+
+    /// Adam ascent on the potential for every row of `start`, projected onto the prior bounds.
+    fn ascend(&self, start: Array2<f64>, observation: ArrayView1<f64>, options: &MapOptions) -> Result<Array2<f64>> {
+        let device = Device::flex().autodiff();
+        let network = match &self.network {
+            Network::Likelihood(e) => Network::Likelihood(e.clone().train().no_grad()),
+            Network::Ratio(c) => Network::Ratio(c.clone().train().no_grad()),
+        };
+        let rows = start.nrows();
+        let prior = &self.header.prior;
+        let bounds = prior.bounds();
+        let x = matrix_to_tensor(observation.insert_axis(Axis(0)), &device).repeat_dim(0, rows);
+        let (beta1, beta2, epsilon): (f64, f64, f64) = (0.9, 0.999, 1e-8);
+        let mut theta = start;
+        let mut first = Array2::<f64>::zeros(theta.raw_dim());
+        let mut second = Array2::<f64>::zeros(theta.raw_dim());
+        for step in 1..=options.steps {
+            let input = matrix_to_tensor(theta.view(), &device).require_grad();
+            let gradients = network.evaluate(input.clone(), x.clone()).sum().backward();
+            let Some(gradient) = input.grad(&gradients) else {
+                return Err(Error::Sampling("no gradient of the potential with respect to θ".into()));
+            };
+            let mut gradient = tensor_to_matrix(gradient);
+            gradient += &prior_gradient(prior, theta.view());
+            if gradient.iter().any(|g| !g.is_finite()) {
+                break;
+            }
+            let correction1 = 1.0 - beta1.powi(step as i32);
+            let correction2 = 1.0 - beta2.powi(step as i32);
+            let moments = first.iter_mut().zip(second.iter_mut());
+            for ((t, (m, v)), g) in theta.iter_mut().zip(moments).zip(gradient.iter()) {
+                *m = beta1 * *m + (1.0 - beta1) * g;
+                *v = beta2 * *v + (1.0 - beta2) * g * g;
+                *t += options.learning_rate * (*m / correction1) / ((*v / correction2).sqrt() + epsilon);
+            }
+            for mut row in theta.rows_mut() {
+                for (value, &(low, high)) in row.iter_mut().zip(&bounds) {
+                    *value = value.clamp(low, high);
+                }
+            }
+        }
+        Ok(theta)
+    }
+}
+
+/// ∇θ log p(θ) by central differences (step 10⁻⁵·max(1, |θ_j|)); 0 for a coordinate where
+/// either side leaves the support.
+fn prior_gradient(prior: &crate::distributions::Distribution, theta: ArrayView2<f64>) -> Array2<f64> {
+    let mut gradient = Array2::zeros(theta.raw_dim());
+    for j in 0..theta.ncols() {
+        let mut plus = theta.to_owned();
+        let mut minus = theta.to_owned();
+        let steps: Vec<f64> = theta.column(j).iter().map(|v| 1e-5 * v.abs().max(1.0)).collect();
+        for (i, h) in steps.iter().enumerate() {
+            plus[[i, j]] += h;
+            minus[[i, j]] -= h;
+        }
+        let (up, down) = (prior.log_prob(plus.view()), prior.log_prob(minus.view()));
+        for (i, h) in steps.iter().enumerate() {
+            let g = (up[i] - down[i]) / (2.0 * h);
+            gradient[[i, j]] = if g.is_finite() { g } else { 0.0 };
+        }
+    }
+    gradient
+}
+
+/// The potential as an MCMC target, with a time limit.
+struct Target<'a> {
+    posterior: &'a McmcPosterior,
+    observation: ArrayView1<'a, f64>,
+    start: Instant,
+    max_seconds: f64,
+}
+
+impl LogDensity for Target<'_> {
+    fn dim(&self) -> usize {
+        self.posterior.parameter_dim()
+    }
+
+    fn log_density(&self, theta: ArrayView2<f64>) -> Result<Array1<f64>> {
+        if self.start.elapsed().as_secs_f64() > self.max_seconds {
+            return Err(Error::Sampling(format!("MCMC time limit of {} s reached", self.max_seconds)));
+        }
+        Ok(self.posterior.potential_unchecked(theta, self.observation))
+    }
+}
+
+impl Posterior for McmcPosterior {
+    fn parameter_dim(&self) -> usize {
+        self.header.prior.dim()
+    }
+
+    fn data_dim(&self) -> usize {
+        self.header.data_dim()
+    }
+
+    /// `n` draws by MCMC (see [`McmcPosterior::run_mcmc`]); an R̂ above the settings' `max_rhat`
+    /// is an error or a warning in [`PosteriorSamples::warnings`], as the settings say.
+    /// `acceptance_rate` is the sampler's (see [`McmcRun::acceptance_rate`]).
+    fn sample(
+        &self,
+        n: usize,
+        observation: ArrayView1<f64>,
+        seed: u64,
+        options: &SampleOptions,
+    ) -> Result<PosteriorSamples> {
+        let run = self.run_mcmc(n, observation, seed, options)?;
+        let mut warnings = Vec::new();
+        if let Err(problem) = run.check(self.settings.max_rhat) {
+            if self.settings.rhat_is_error {
+                return Err(problem);
+            }
+            warnings.push(problem.to_string());
+        }
+        Ok(PosteriorSamples {
+            theta: run.samples,
+            acceptance_rate: run.acceptance_rate,
+            seconds: run.seconds,
+            warnings,
+        })
+    }
+
+    /// The unnormalised potential log q(x_o | θ) + log p(θ) (NLE) or f(θ, x_o) + log p(θ)
+    /// (NRE), −∞ outside the prior support. It differs from log p(θ | x_o) by a constant that
+    /// depends on x_o (the log-evidence), so it ranks parameters for one observation but does
+    /// not compare observations.
+    fn log_prob(&self, theta: ArrayView2<f64>, observation: ArrayView1<f64>) -> Result<Array1<f64>> {
+        check_parameters(theta, self.parameter_dim())?;
+        check_observation(observation, self.data_dim())?;
+        Ok(self.potential_unchecked(theta, observation))
+    }
+}

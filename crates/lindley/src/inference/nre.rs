@@ -1,0 +1,193 @@
+//! Neural ratio estimation (NRE): train a classifier d(θ, x) whose logit estimates the
+//! likelihood-to-evidence ratio log r(θ, x) = log p(x | θ) − log p(x) (up to a function of x
+//! alone), then sample p(θ | x_o) ∝ r(θ, x_o) p(θ) by MCMC.
+//!
+//! Two losses:
+//! - NRE-A (Hermans, Begy & Louppe 2020): binary cross-entropy between pairs from the joint
+//!   p(θ, x) (label 1) and from the product of marginals p(θ)p(x) (label 0), balanced one to one;
+//!   the optimal logit is exactly log r.
+//! - NRE-B (Durkan, Murray & Papamakarios 2020, "On contrastive learning for likelihood-free
+//!   inference"; sbi's `NRE_B`): for each x_i, K candidate parameters — its own θ_i and K − 1
+//!   θ's of other pairs — and the cross-entropy of picking θ_i,
+//!   −log [exp f(θ_i, x_i) / Σ_k exp f(θ_k, x_i)]; the optimal f is log r + c(x), and c(x)
+//!   cancels in the posterior.
+//!
+//! The contrasting θ's come from the other rows of the same mini-batch: atom k of row i is θ of
+//! row (i + k) mod B. The training loop reshuffles the batches every epoch, so every epoch pairs
+//! each x with new contrasting θ's, all of them drawn from the prior as the losses require.
+
+use burn::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::mcmc_posterior::{McmcPosterior, McmcSettings, Network};
+use super::model::Method;
+use super::simulations::{Simulations, simulation_api};
+use crate::flows::{EstimatorConfig, Standardizer};
+use crate::nn::ResidualNet;
+use crate::rng::{LindleyRng, seeded};
+use crate::tensor_ops::{logsumexp_last, softplus, vector};
+use crate::train::{EpochProgress, TrainConfig, TrainReport, train};
+use crate::{Error, Result};
+
+/// Architecture of the ratio classifier: a residual network on z-scored [θ, x] (sbi's default
+/// "resnet" classifier: 50 hidden units, 2 residual blocks).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ClassifierConfig {
+    /// Hidden units of every layer.
+    pub hidden: usize,
+    /// Residual blocks.
+    pub blocks: usize,
+}
+
+impl Default for ClassifierConfig {
+    fn default() -> Self {
+        Self { hidden: 50, blocks: 2 }
+    }
+}
+
+/// The classification loss of NRE.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum NreLoss {
+    /// NRE-A: balanced binary cross-entropy, joint pairs against shuffled (marginal) pairs.
+    Binary,
+    /// NRE-B: contrastive cross-entropy over `atoms` candidate θ's per x (sbi's default 10).
+    Contrastive {
+        /// Candidates per x, the true θ included (≥ 2).
+        atoms: usize,
+    },
+}
+
+impl Default for NreLoss {
+    fn default() -> Self {
+        NreLoss::Contrastive { atoms: 10 }
+    }
+}
+
+/// Settings of NRE; the defaults are sbi's NRE_B (10 atoms, ResNet classifier with 50 hidden
+/// units and 2 blocks; batch 200, learning rate 5·10⁻⁴) with sbibm's MCMC (100 chains of slice
+/// sampling, initialised by resampling prior draws).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct NreConfig {
+    /// The classifier.
+    pub classifier: ClassifierConfig,
+    /// The loss (NRE-A or NRE-B).
+    pub loss: NreLoss,
+    /// The training loop.
+    pub training: TrainConfig,
+    /// Posterior sampling.
+    pub mcmc: McmcSettings,
+}
+
+/// A classifier d(θ, x) = f(z(θ), z(x)) whose logit f estimates log r(θ, x) (+ c(x) for NRE-B),
+/// with the z-scoring of θ and x learned from the training set.
+#[derive(Module, Debug)]
+pub struct RatioClassifier {
+    net: ResidualNet,
+    theta_mean: Tensor<1>,
+    theta_std: Tensor<1>,
+    x_mean: Tensor<1>,
+    x_std: Tensor<1>,
+}
+
+impl RatioClassifier {
+    /// An untrained classifier for θ and x standardised by the given statistics.
+    pub fn new(
+        config: &ClassifierConfig,
+        theta: &Standardizer,
+        x: &Standardizer,
+        rng: &mut LindleyRng,
+        device: &Device,
+    ) -> Self {
+        let f32s = |v: &[f64]| v.iter().map(|&x| x as f32).collect::<Vec<_>>();
+        Self {
+            net: ResidualNet::new(theta.dim() + x.dim(), 0, config.hidden, config.blocks, 1, 1.0, rng, device),
+            theta_mean: vector(&f32s(&theta.mean), device),
+            theta_std: vector(&f32s(&theta.std), device),
+            x_mean: vector(&f32s(&x.mean), device),
+            x_std: vector(&f32s(&x.std), device),
+        }
+    }
+
+    /// The logit f(θ, x) for each row of `theta [B, P]` and `x [B, D]`.
+    pub fn logit(&self, theta: Tensor<2>, x: Tensor<2>) -> Tensor<1> {
+        let t = (theta - self.theta_mean.clone().unsqueeze_dim(0)) / self.theta_std.clone().unsqueeze_dim(0);
+        let v = (x - self.x_mean.clone().unsqueeze_dim(0)) / self.x_std.clone().unsqueeze_dim(0);
+        self.net.forward(Tensor::cat(vec![t, v], 1), None).squeeze_dim::<1>(1)
+    }
+}
+
+/// θ with its rows rotated by `k`: row i of the result is row (i + k) mod B of `theta`.
+fn rotate_rows(theta: Tensor<2>, k: usize) -> Tensor<2> {
+    let rows = theta.dims()[0];
+    let k = k % rows;
+    if k == 0 {
+        return theta;
+    }
+    Tensor::cat(vec![theta.clone().slice(s![k..rows, ..]), theta.slice(s![0..k, ..])], 0)
+}
+
+/// NRE-B loss of a mini-batch: mean over rows i of log Σ_k exp f(θ_{(i+k) mod B}, x_i) −
+/// f(θ_i, x_i), with k = 0..K−1 and K = min(`atoms`, B). A batch of one row has loss 0.
+pub fn contrastive_loss(model: &RatioClassifier, theta: Tensor<2>, x: Tensor<2>, atoms: usize) -> Tensor<1> {
+    let rows = theta.dims()[0];
+    let atoms = atoms.clamp(1, rows.max(1));
+    let candidates = Tensor::cat((0..atoms).map(|k| rotate_rows(theta.clone(), k)).collect(), 0);
+    let contexts = x.repeat_dim(0, atoms);
+    // logits[k, i] = f(θ_{(i+k) mod B}, x_i).
+    let logits = model.logit(candidates, contexts).reshape([atoms, rows]).transpose();
+    let true_logit = logits.clone().slice(s![.., 0..1]);
+    (logsumexp_last(logits) - true_logit).mean()
+}
+
+/// NRE-A loss of a mini-batch: mean binary cross-entropy of the joint pairs (θ_i, x_i), label 1,
+/// and as many marginal pairs (θ_{(i+1) mod B}, x_i), label 0:
+/// ½·mean[softplus(−f(θ_i, x_i)) + softplus(f(θ_{i+1}, x_i))].
+pub fn binary_loss(model: &RatioClassifier, theta: Tensor<2>, x: Tensor<2>) -> Tensor<1> {
+    let joint = model.logit(theta.clone(), x.clone());
+    let marginal = model.logit(rotate_rows(theta, 1), x);
+    (softplus(joint.neg()) + softplus(marginal)).mean().mul_scalar(0.5)
+}
+
+/// An NRE run: a prior, accumulated simulations, and settings.
+#[derive(Clone, Debug)]
+pub struct Nre {
+    simulations: Simulations,
+    config: NreConfig,
+}
+
+simulation_api!(Nre, NreConfig);
+
+impl Nre {
+    /// Train the classifier on every simulation appended so far and return the MCMC posterior
+    /// p(θ | x_o) ∝ exp f(θ, x_o) p(θ).
+    pub fn train(&self, progress: &mut dyn FnMut(&EpochProgress)) -> Result<(McmcPosterior, TrainReport)> {
+        if let NreLoss::Contrastive { atoms: atoms @ 0..=1 } = self.config.loss {
+            return Err(Error::InvalidInput(format!("NRE-B needs at least 2 atoms, got {atoms}")));
+        }
+        let data = self.simulations.training_data()?;
+        let device = Device::flex().autodiff();
+        let theta_standardizer = Standardizer::fit(data.theta());
+        let x_standardizer = Standardizer::fit(data.x());
+        let mut rng = seeded(self.config.training.seed);
+        let model =
+            RatioClassifier::new(&self.config.classifier, &theta_standardizer, &x_standardizer, &mut rng, &device);
+        let loss_kind = self.config.loss.clone();
+        let loss = move |m: &RatioClassifier, theta: Tensor<2>, x: Tensor<2>| match loss_kind {
+            NreLoss::Binary => binary_loss(m, theta, x),
+            NreLoss::Contrastive { atoms } => contrastive_loss(m, theta, x, atoms),
+        };
+        let (model, report) = train(model, data.theta(), data.x(), loss, &self.config.training, &device, progress)?;
+        let mut header = self.simulations.header(
+            Method::Nre,
+            EstimatorConfig::default(),
+            (theta_standardizer, x_standardizer),
+            &report,
+        );
+        header.classifier = Some(self.config.classifier.clone());
+        header.mcmc = Some(self.config.mcmc.clone());
+        Ok((McmcPosterior::new(Network::Ratio(model.valid()), header)?, report))
+    }
+}
