@@ -33,6 +33,12 @@ enum Command {
     Sample(commands::sample::Args),
     /// Find the maximum-a-posteriori parameters for an observation.
     Map(commands::sample::MapArgs),
+    /// Check a trained model's calibration (simulation-based calibration, coverage).
+    #[command(subcommand)]
+    Diagnose(commands::diagnose::Diagnose),
+    /// Draw plots (SVG) of sample files.
+    #[command(subcommand)]
+    Plot(commands::plot::Plot),
     /// Run a benchmark and print its table.
     #[command(subcommand)]
     Bench(commands::bench::Bench),
@@ -50,6 +56,8 @@ fn main() {
         Command::Train(method) => commands::train::run(method),
         Command::Sample(args) => commands::sample::run(args),
         Command::Map(args) => commands::sample::run_map(args),
+        Command::Diagnose(diagnose) => commands::diagnose::run(diagnose),
+        Command::Plot(plot) => commands::plot::run(plot),
         Command::Bench(bench) => commands::bench::run(bench),
         Command::Demo(args) => commands::demo::run(args),
     };

@@ -68,8 +68,8 @@ fn quantile(values: &mut [f64], q: f64) -> f64 {
 
 /// Evenly spaced row indices, at most `limit` of `rows`.
 fn thinned(rows: usize, limit: usize) -> impl Iterator<Item = usize> {
-    let step = rows.div_ceil(limit).max(1);
-    (0..rows).step_by(step)
+    let kept = rows.min(limit);
+    (0..kept).map(move |k| k * rows / kept)
 }
 
 /// Corner plot of `samples` (`[n, D]`, column d named `names[d]`): density histograms on the

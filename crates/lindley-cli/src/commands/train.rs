@@ -67,6 +67,9 @@ pub struct Args {
     /// Model file to write (safetensors with a JSON header).
     #[arg(long)]
     out: PathBuf,
+    /// Also draw the training and validation loss per epoch to this SVG file.
+    #[arg(long)]
+    loss_plot: Option<PathBuf>,
 }
 
 impl Args {
@@ -129,6 +132,10 @@ pub fn run(method: Method) -> Result<()> {
     let (posterior, report) = npe.train(&mut update)?;
     bar.finish_and_clear();
     posterior.save(&args.out)?;
+    if let Some(path) = &args.loss_plot {
+        lindley::plot::save_svg(path, &lindley::plot::training_curve(&report)?)?;
+        tracing::info!("wrote the training curve to {}", path.display());
+    }
     let summary = &posterior.header().training;
     tracing::info!(
         "trained on {} simulations: {} epochs (best {}), validation loss {:.4}, {:.1} s ({:.3} s/epoch); wrote {}",
