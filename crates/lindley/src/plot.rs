@@ -31,7 +31,7 @@ const MAX_SCATTER_POINTS: usize = 2000;
 /// Histogram bins on the diagonal of a pair plot.
 const PAIR_BINS: usize = 30;
 /// Side of one pair-plot panel in pixels.
-const PANEL: u32 = 220;
+const PANEL: u32 = 280;
 
 /// Turns a plotters drawing error into [`Error::InvalidInput`] naming the plot.
 fn drawing<E: std::fmt::Debug>(plot: &str) -> impl Fn(E) -> Error + '_ {
@@ -114,9 +114,9 @@ pub fn pair_plot(
         let root = SVGBackend::with_string(&mut svg, (side, side + 30)).into_drawing_area();
         root.fill(&WHITE).map_err(drawing(PLOT))?;
         let legend = match (reference.is_some(), truth.is_some()) {
-            (true, true) => "blue: samples   orange: reference   red: true parameters",
-            (true, false) => "blue: samples   orange: reference",
-            (false, true) => "blue: samples   red: true parameters",
+            (true, true) => "blue: samples, orange: reference, red: true parameters",
+            (true, false) => "blue: samples, orange: reference",
+            (false, true) => "blue: samples, red: true parameters",
             (false, false) => "posterior samples",
         };
         let root = root.titled(legend, ("sans-serif", 16)).map_err(drawing(PLOT))?;
@@ -162,7 +162,9 @@ pub fn pair_plot(
                         let left = x_low + b as f64 * width;
                         [(left, h), (left + width, h)]
                     });
-                    chart.draw_series(LineSeries::new(steps, REFERENCE_COLOUR.stroke_width(2))).map_err(drawing(PLOT))?;
+                    chart
+                        .draw_series(LineSeries::new(steps, REFERENCE_COLOUR.stroke_width(2)))
+                        .map_err(drawing(PLOT))?;
                 }
                 if let Some(truth) = truth {
                     let line = [(truth[col], 0.0), (truth[col], peak * 1.1)];
@@ -245,8 +247,9 @@ fn binomial_quantile(n: usize, p: f64, q: f64) -> usize {
 }
 
 /// SBC rank histograms, one panel per dimension (named by `names`), with at most 20 bins over
-/// the ranks 0..=L, the expected count under uniformity and its 99% band (binomial 0.5% and
-/// 99.5% quantiles per bin) in grey, and the dimension's KS p-value in the panel title.
+/// the ranks 0..=L (bins differ by at most one rank when 20 does not divide L + 1), the expected
+/// count under uniformity (black line) and its 99% band (binomial 0.5% and 99.5% quantiles per
+/// bin) in grey, and the dimension's KS p-value in the panel title.
 pub fn rank_histograms(result: &SbcResult, names: &[String]) -> Result<String> {
     const PLOT: &str = "rank histogram";
     let (n, dim) = result.ranks.dim();
@@ -299,6 +302,8 @@ pub fn rank_histograms(result: &SbcResult, names: &[String]) -> Result<String> {
                 .disable_mesh()
                 .x_desc("rank")
                 .y_desc("count")
+                .x_label_formatter(&|rank| format!("{rank:.0}"))
+                .y_label_formatter(&|count| format!("{count:.0}"))
                 .label_style(("sans-serif", 10))
                 .draw()
                 .map_err(drawing(PLOT))?;
@@ -313,9 +318,11 @@ pub fn rank_histograms(result: &SbcResult, names: &[String]) -> Result<String> {
                     Rectangle::new([(a, low), (b, high)], RGBColor(200, 200, 200).mix(0.6).filled())
                 }))
                 .map_err(drawing(PLOT))?;
+            // Opaque bars, narrower than their bins so that the band shows between them.
             chart
                 .draw_series(edges.iter().zip(&counts).map(|(&(a, b), &c)| {
-                    Rectangle::new([(a, 0.0), (b, c as f64)], SAMPLE_COLOUR.mix(0.6).filled())
+                    let inset = 0.15 * (b - a);
+                    Rectangle::new([(a + inset, 0.0), (b - inset, c as f64)], SAMPLE_COLOUR.filled())
                 }))
                 .map_err(drawing(PLOT))?;
             let expected = edges.iter().zip(&bands).flat_map(|(&(a, b), &(_, mean, _))| [(a, mean), (b, mean)]);
@@ -425,6 +432,7 @@ pub fn training_curve(report: &TrainReport) -> Result<String> {
             .configure_mesh()
             .x_desc("epoch")
             .y_desc("loss")
+            .x_label_formatter(&|epoch| format!("{epoch:.0}"))
             .label_style(("sans-serif", 11))
             .draw()
             .map_err(drawing(PLOT))?;

@@ -77,8 +77,9 @@ pub fn run(diagnose: Diagnose) -> Result<()> {
     let config = SbcConfig { posterior_samples: args.posterior_samples, seed: args.seed, ..Default::default() };
     let start = std::time::Instant::now();
     let sample_seed = substream(config.seed, 1).next_u64();
-    let samples = posterior_samples(&posterior, x.view(), config.posterior_samples, sample_seed, &SampleOptions::default())
-        .context("drawing posterior samples")?;
+    let samples =
+        posterior_samples(&posterior, x.view(), config.posterior_samples, sample_seed, &SampleOptions::default())
+            .context("drawing posterior samples")?;
     tracing::info!(
         "drew {} × {} posterior samples in {:.1} s",
         theta.nrows(),

@@ -250,7 +250,11 @@ fn coverage_from_counts(counts: Vec<usize>, l: usize, levels: usize) -> Result<C
     let coverage: Vec<f64> = grid
         .iter()
         .map(|&alpha| {
-            if alpha >= 1.0 { 1.0 } else { counts.iter().filter(|&&c| (c as f64) / (l as f64) < alpha).count() as f64 / n }
+            if alpha >= 1.0 {
+                1.0
+            } else {
+                counts.iter().filter(|&&c| (c as f64) / (l as f64) < alpha).count() as f64 / n
+            }
         })
         .collect();
     let step = 1.0 / (levels - 1) as f64;

@@ -276,9 +276,8 @@ impl Posterior for DirectPosterior {
             for (chunk, rows) in owners.chunks(chunk_rows).enumerate() {
                 let contexts = observations.select(Axis(0), rows);
                 let mut rng = substream(seed, (round << 32) + chunk as u64);
-                let draws = tensor_to_matrix(
-                    self.estimator.sample(matrix_to_tensor(contexts.view(), &device), &mut rng),
-                );
+                let draws =
+                    tensor_to_matrix(self.estimator.sample(matrix_to_tensor(contexts.view(), &device), &mut rng));
                 for (&i, row) in rows.iter().zip(draws.rows()) {
                     proposed[i] += 1;
                     if accepted[i] < n && self.header.prior.in_support(row) {
