@@ -28,7 +28,7 @@ enum Command {
     Simulate(commands::simulate::Args),
     /// Train an inference method and write a model file.
     #[command(subcommand)]
-    Train(commands::train::Method),
+    Train(Box<commands::train::Method>),
     /// Draw posterior samples for an observation from a trained model.
     Sample(commands::sample::Args),
     /// Find the maximum-a-posteriori parameters for an observation.
@@ -53,7 +53,7 @@ fn main() {
     let result = match cli.command {
         Command::Tasks => commands::tasks::run(),
         Command::Simulate(args) => commands::simulate::run(args),
-        Command::Train(method) => commands::train::run(method),
+        Command::Train(method) => commands::train::run(*method),
         Command::Sample(args) => commands::sample::run(args),
         Command::Map(args) => commands::sample::run_map(args),
         Command::Diagnose(diagnose) => commands::diagnose::run(diagnose),
