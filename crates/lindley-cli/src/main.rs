@@ -28,11 +28,17 @@ enum Command {
     Simulate(commands::simulate::Args),
     /// Train an inference method and write a model file.
     #[command(subcommand)]
-    Train(commands::train::Method),
+    Train(Box<commands::train::Method>),
     /// Draw posterior samples for an observation from a trained model.
     Sample(commands::sample::Args),
     /// Find the maximum-a-posteriori parameters for an observation.
     Map(commands::sample::MapArgs),
+    /// Check a trained model's calibration (simulation-based calibration, coverage).
+    #[command(subcommand)]
+    Diagnose(commands::diagnose::Diagnose),
+    /// Draw plots (SVG) of sample files.
+    #[command(subcommand)]
+    Plot(commands::plot::Plot),
     /// Run a benchmark and print its table.
     #[command(subcommand)]
     Bench(commands::bench::Bench),
@@ -47,9 +53,11 @@ fn main() {
     let result = match cli.command {
         Command::Tasks => commands::tasks::run(),
         Command::Simulate(args) => commands::simulate::run(args),
-        Command::Train(method) => commands::train::run(method),
+        Command::Train(method) => commands::train::run(*method),
         Command::Sample(args) => commands::sample::run(args),
         Command::Map(args) => commands::sample::run_map(args),
+        Command::Diagnose(diagnose) => commands::diagnose::run(diagnose),
+        Command::Plot(plot) => commands::plot::run(plot),
         Command::Bench(bench) => commands::bench::run(bench),
         Command::Demo(args) => commands::demo::run(args),
     };

@@ -4,7 +4,7 @@
 //!
 //! Data flows one way: prior ([`distributions`]) → simulator ([`simulators`]) → dataset
 //! ([`data`], files in [`io`]) → estimator ([`flows`], trained by [`train`]) → posterior
-//! ([`inference`], sampled directly or by [`mcmc`]) → [`diagnostics`].
+//! ([`inference`], sampled directly or by [`mcmc`]) → [`diagnostics`], drawn by [`plot`].
 
 pub mod boed;
 pub mod data;
@@ -17,6 +17,7 @@ pub mod inference;
 pub mod io;
 pub mod mcmc;
 pub mod nn;
+pub mod plot;
 pub mod rng;
 pub mod simulators;
 pub(crate) mod tensor_ops;

@@ -1,6 +1,6 @@
 //! `lindley demo`: a small, real end-to-end run — simulate a built-in task, train NPE, sample
 //! the posterior of a reference observation, score it by C2ST against the reference posterior,
-//! and show both side by side in the terminal.
+//! and show both side by side in the terminal and in a pair plot (SVG).
 
 use std::path::PathBuf;
 
@@ -58,8 +58,18 @@ pub fn run(args: Args) -> Result<()> {
     std::fs::create_dir_all(&args.out_dir)?;
     let model_path = args.out_dir.join("model.safetensors");
     let samples_path = args.out_dir.join("samples.csv");
+    let pairs_path = args.out_dir.join("pairs.svg");
+    let loss_path = args.out_dir.join("loss.svg");
     posterior.save(&model_path)?;
     lindley::io::write_matrix(&samples_path, &task.parameter_names, samples.theta.view())?;
+    let pairs = lindley::plot::pair_plot(
+        samples.theta.view(),
+        Some(reference.posterior_samples.view()),
+        Some(reference.true_parameters.view()),
+        &task.parameter_names,
+    )?;
+    lindley::plot::save_svg(&pairs_path, &pairs)?;
+    lindley::plot::save_svg(&loss_path, &lindley::plot::training_curve(&report)?)?;
 
     let names = &task.parameter_names;
     let mean = samples.theta.mean_axis(Axis(0)).expect("samples");
@@ -79,6 +89,7 @@ pub fn run(args: Args) -> Result<()> {
         side_by_side(samples.theta.view(), reference.posterior_samples.view(), reference.true_parameters.view(), names)
     );
     println!("model: {}   samples: {}", model_path.display(), samples_path.display());
+    println!("plots: {} (samples vs reference, truth marked)   {}", pairs_path.display(), loss_path.display());
     Ok(())
 }
 

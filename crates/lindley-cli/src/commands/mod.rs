@@ -3,6 +3,8 @@
 
 pub mod bench;
 pub mod demo;
+pub mod diagnose;
+pub mod plot;
 pub mod sample;
 pub mod simulate;
 pub mod tasks;

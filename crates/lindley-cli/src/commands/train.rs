@@ -105,6 +105,9 @@ pub struct Args {
     /// Model file to write (safetensors with a JSON header).
     #[arg(long)]
     out: PathBuf,
+    /// Also draw the training and validation loss per epoch to this SVG file.
+    #[arg(long)]
+    loss_plot: Option<PathBuf>,
 }
 
 impl Args {
@@ -223,11 +226,12 @@ macro_rules! with_simulations {
 
 /// Train the chosen method and write its model file.
 pub fn run(method: Method) -> Result<()> {
-    let (label, out) = match &method {
-        Method::Npe(args) => ("training NPE", args.out.clone()),
-        Method::Nle(args) => ("training NLE", args.common.out.clone()),
-        Method::Nre(args) => ("training NRE", args.common.out.clone()),
+    let (label, common) = match &method {
+        Method::Npe(args) => ("training NPE", args),
+        Method::Nle(args) => ("training NLE", &args.common),
+        Method::Nre(args) => ("training NRE", &args.common),
     };
+    let (out, loss_plot) = (common.out.clone(), common.loss_plot.clone());
     let (bar, mut update) = progress::training(label);
     let (posterior, report) = match &method {
         Method::Npe(args) => {
@@ -248,6 +252,10 @@ pub fn run(method: Method) -> Result<()> {
     };
     bar.finish_and_clear();
     posterior.save(&out)?;
+    if let Some(path) = &loss_plot {
+        lindley::plot::save_svg(path, &lindley::plot::training_curve(&report)?)?;
+        tracing::info!("wrote the training curve to {}", path.display());
+    }
     let summary = &posterior.header().training;
     tracing::info!(
         "trained on {} simulations: {} epochs (best {}), validation loss {:.4}, {:.1} s ({:.3} s/epoch); wrote {}",

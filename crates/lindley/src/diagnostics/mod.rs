@@ -1,16 +1,20 @@
 //! Sample-quality diagnostics: does a set of posterior samples look like a reference set?
 //!
 //! - [`c2st`]: classifier two-sample test with the sbibm protocol (the benchmark's headline metric);
-//! - [`mmd`]: unbiased squared maximum mean discrepancy with a Gaussian kernel.
+//! - [`mmd`]: unbiased squared maximum mean discrepancy with a Gaussian kernel;
+//! - [`sbc`]: calibration across observations — simulation-based calibration ranks, expected
+//!   (HPD) coverage and TARP coverage.
 //!
 //! Samples are `[n, dim]` arrays, one point per row.
 
 pub mod c2st;
 mod mlp;
 pub mod mmd;
+pub mod sbc;
 
 pub use c2st::{C2stConfig, c2st};
 pub use mmd::{Bandwidth, MmdConfig, mmd};
+pub use sbc::{CoverageResult, SbcConfig, SbcResult, expected_coverage, sbc, tarp};
 
 use ndarray::ArrayView2;
 

@@ -25,6 +25,7 @@ pub mod posterior;
 pub mod simulations;
 
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
+use rand::RngCore;
 use serde::{Deserialize, Serialize};
 
 use crate::{Error, Result};
@@ -85,6 +86,27 @@ pub trait Posterior {
     ) -> Result<PosteriorSamples>;
     /// log p(θ | x_o) for each row of `theta`, −∞ outside the prior support.
     fn log_prob(&self, theta: ArrayView2<f64>, observation: ArrayView1<f64>) -> Result<Array1<f64>>;
+    /// `n` samples for each row of `observations` (one `[n, parameter_dim]` array per row), as
+    /// needed by calibration checks that sample many posteriors. Row `i` is seeded with
+    /// `substream(seed, i)`; posteriors that can batch several observations into one network
+    /// evaluation override this.
+    fn sample_many(
+        &self,
+        n: usize,
+        observations: ArrayView2<f64>,
+        seed: u64,
+        options: &SampleOptions,
+    ) -> Result<Vec<Array2<f64>>> {
+        observations
+            .rows()
+            .into_iter()
+            .enumerate()
+            .map(|(i, observation)| {
+                let index_seed = crate::rng::substream(seed, i as u64).next_u64();
+                self.sample(n, observation, index_seed, options).map(|s| s.theta)
+            })
+            .collect()
+    }
 }
 
 /// Check an observation's length and finiteness.

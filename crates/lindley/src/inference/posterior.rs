@@ -261,6 +261,78 @@ impl Posterior for DirectPosterior {
         Ok(PosteriorSamples { theta, acceptance_rate, seconds: start.elapsed().as_secs_f64(), warnings: vec![] })
     }
 
+    /// Batched rejection sampling for many observations: each round draws, for every observation
+    /// still short of `n` samples, about as many proposals as its acceptance rate so far says it
+    /// needs, all in one network evaluation per chunk of `options.batch_size` rows (round `r`,
+    /// chunk `c` seeded with `substream(seed, r · 2³² + c)`).
+    fn sample_many(
+        &self,
+        n: usize,
+        observations: ArrayView2<f64>,
+        seed: u64,
+        options: &SampleOptions,
+    ) -> Result<Vec<Array2<f64>>> {
+        for observation in observations.rows() {
+            check_observation(observation, self.data_dim())?;
+        }
+        let start = Instant::now();
+        let (count, dim) = (observations.nrows(), self.parameter_dim());
+        let mut kept: Vec<Vec<f64>> = vec![Vec::with_capacity(n * dim); count];
+        let mut accepted = vec![0usize; count];
+        let mut proposed = vec![0usize; count];
+        let device = Device::flex();
+        let chunk_rows = options.batch_size.max(100);
+        for round in 0u64.. {
+            // (observation index, proposals) for every observation still short of n samples.
+            let mut plan: Vec<(usize, usize)> = Vec::new();
+            for i in (0..count).filter(|&i| accepted[i] < n) {
+                let rate = if proposed[i] == 0 { 1.0 } else { (accepted[i] as f64 / proposed[i] as f64).max(1e-3) };
+                let wanted = (((n - accepted[i]) as f64 / rate) * 1.1).ceil() as usize;
+                plan.push((i, wanted.clamp(8, chunk_rows)));
+            }
+            if plan.is_empty() {
+                break;
+            }
+            let owners: Vec<usize> = plan.iter().flat_map(|&(i, rows)| std::iter::repeat_n(i, rows)).collect();
+            for (chunk, rows) in owners.chunks(chunk_rows).enumerate() {
+                let contexts = observations.select(Axis(0), rows);
+                let mut rng = substream(seed, (round << 32) + chunk as u64);
+                let draws =
+                    tensor_to_matrix(self.estimator.sample(matrix_to_tensor(contexts.view(), &device), &mut rng));
+                for (&i, row) in rows.iter().zip(draws.rows()) {
+                    proposed[i] += 1;
+                    if accepted[i] < n && self.header.prior.in_support(row) {
+                        kept[i].extend(row.iter());
+                        accepted[i] += 1;
+                    }
+                }
+            }
+            for &(i, _) in &plan {
+                let rate = accepted[i] as f64 / proposed[i] as f64;
+                if proposed[i] >= 10_000 && rate < options.min_acceptance {
+                    return Err(Error::Sampling(format!(
+                        "observation row {i}: only {} of {} draws from the estimated posterior ({:.4}%) fall inside \
+                         the prior support",
+                        accepted[i],
+                        proposed[i],
+                        100.0 * rate
+                    )));
+                }
+            }
+            if accepted.iter().any(|&a| a < n) && start.elapsed().as_secs_f64() > options.max_seconds {
+                let short = accepted.iter().filter(|&&a| a < n).count();
+                return Err(Error::Sampling(format!(
+                    "time limit of {} s reached with {short} of {count} observations short of {n} samples",
+                    options.max_seconds
+                )));
+            }
+        }
+        Ok(kept
+            .into_iter()
+            .map(|values| Array2::from_shape_vec((n, dim), values).expect("n rows of dim values were kept"))
+            .collect())
+    }
+
     /// log q(θ | x_o) − log P_q(θ ∈ support | x_o) inside the support, −∞ outside: the density of
     /// the rejection sampler's output. The acceptance probability is estimated from 10,000 draws.
     fn log_prob(&self, theta: ArrayView2<f64>, observation: ArrayView1<f64>) -> Result<Array1<f64>> {

@@ -388,3 +388,25 @@ mod mcmc_methods {
         }
     }
 }
+
+#[test]
+fn batched_sampling_of_many_observations_matches_each_posterior() {
+    let posterior = trained(EstimatorKind::Gaussian, 2000);
+    let observations = array![[0.8, -1.2], [-0.5, 0.3], [1.5, 1.0]];
+    let options = SampleOptions { batch_size: 700, ..Default::default() };
+    let batched = posterior.sample_many(800, observations.view(), 4, &options).unwrap();
+    assert_eq!(batched.len(), 3);
+    let shrink = 1.0 / (1.0 + NOISE * NOISE);
+    for (sample, observation) in batched.iter().zip(observations.rows()) {
+        assert_eq!(sample.dim(), (800, 2));
+        let mean = sample.mean_axis(Axis(0)).unwrap();
+        for d in 0..2 {
+            assert!((mean[d] - shrink * observation[d]).abs() < 0.1, "mean {mean} for x = {observation}");
+        }
+    }
+    let again = posterior.sample_many(800, observations.view(), 4, &options).unwrap();
+    assert_eq!(batched, again);
+    let mut bad = observations.clone();
+    bad[[2, 0]] = f64::NAN;
+    assert!(matches!(posterior.sample_many(10, bad.view(), 4, &options), Err(Error::InvalidInput(_))));
+}
