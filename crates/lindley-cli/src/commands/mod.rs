@@ -3,6 +3,7 @@
 
 pub mod bench;
 pub mod demo;
+pub mod design;
 pub mod sample;
 pub mod simulate;
 pub mod tasks;
