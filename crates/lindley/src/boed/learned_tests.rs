@@ -109,7 +109,7 @@ fn small_mprga(restarts: usize, steps: usize, burn_in: usize) -> MprgaConfig {
         restarts,
         steps,
         burn_in,
-        samples_per_design: 8,
+        samples_per_design: 32,
         design_learning_rate: 0.05,
         rescore_batches: 4,
         rescore_batch_size: 250,
@@ -124,24 +124,33 @@ fn small_mprga(restarts: usize, steps: usize, burn_in: usize) -> MprgaConfig {
 fn mprga_finds_the_linear_gaussian_optimum_within_two_percent() {
     let problem = LinearGaussian::new(2).unwrap();
     let optimum = problem.analytic_eig(array![1.0, 1.0].view()).unwrap();
-    let config = small_mprga(8, 250, 50);
+    let config = small_mprga(4, 300, 50);
     let mut reports = 0;
     let result = mprga(&problem, None, &config, &mut |p| {
         reports += 1;
         assert!(p.step <= p.steps);
     })
     .unwrap();
-    assert_eq!(reports, 250);
+    assert_eq!(reports, 300);
     let found = problem.analytic_eig(Array1::from(result.design.clone()).view()).unwrap();
     assert!(found >= 0.98 * optimum, "MPR-GA design {:?} has EIG {found:.4}, optimum {optimum:.4}", result.design);
     assert!(result.stopped.is_empty());
-    assert_eq!(result.designs.len(), 8);
-    assert_eq!(result.trace.len(), 10);
+    assert_eq!(result.designs.len(), 4);
+    assert_eq!(result.trace.len(), 12);
     assert!(result.trace.last().unwrap().best_eig.is_finite() && result.trace[0].best_eig.is_nan());
     assert!(result.eig <= optimum + 3.0 * result.stderr && result.eig > 0.8 * optimum, "re-scored {}", result.eig);
-    // Seeded: the same run gives the same design.
-    let again = mprga(&problem, None, &config, &mut |_| {}).unwrap();
-    assert_eq!(again.design, result.design);
+}
+
+#[test]
+fn mprga_is_reproducible_from_its_seed() {
+    let problem = LinearGaussian::new(2).unwrap();
+    let config = small_mprga(3, 20, 5);
+    let first = mprga(&problem, None, &config, &mut |_| {}).unwrap();
+    let second = mprga(&problem, None, &config, &mut |_| {}).unwrap();
+    assert_eq!(first.designs, second.designs);
+    assert_eq!(first.restart_eig, second.restart_eig);
+    let other = mprga(&problem, None, &MprgaConfig { seed: 8, ..config }, &mut |_| {}).unwrap();
+    assert_ne!(first.designs, other.designs);
 }
 
 /// Linear-Gaussian p2 whose simulations are NaN wherever ξ₀ > 0.5.

@@ -407,7 +407,8 @@ impl InfoNce {
 
     /// Estimate `bound` (InfoNCE or NWJ) at every row of `designs [m, Dξ]` from `outer` fresh
     /// simulations per design, with `contrasts` + 1 parameter draws per pool (in-batch), without
-    /// gradients; reproducible from `seed`. The standard error is over the per-row terms.
+    /// gradients; reproducible from `seed`, with the same random draws at every design (common
+    /// random numbers). The standard error is over the per-row terms.
     pub fn estimate(
         &self,
         problem: &dyn DifferentiableProblem,
@@ -428,9 +429,11 @@ impl InfoNce {
         problem.design_box().check(designs)?;
         let critic = self.critic.valid();
         let device = self.device.clone().inner();
-        let mut rng = substream(seed, 0);
         let mut out = Vec::with_capacity(designs.nrows());
         for design in designs.outer_iter() {
+            // The same draws (θ, ε, contrasts) at every design: common random numbers, so that
+            // differences between designs are not blurred by sampling noise.
+            let mut rng = substream(seed, 0);
             let one = matrix_to_tensor(design.insert_axis(Axis(0)), &device);
             let batch = simulate_at(problem, one, outer, &mut rng);
             let terms = Self::batch_terms(&critic, problem, &batch, bound, contrasts + 1, &mut rng);
