@@ -116,7 +116,8 @@ impl MprgaConfig {
                 return Err(Error::InvalidInput(format!("MPR-GA setting {name} must be positive, got {value}")));
             }
         }
-        if !(0.0..1.0).contains(&self.rmsprop_alpha) || !(self.diversity_scale >= 0.0 && self.diversity_radius >= 0.0) {
+        let penalty_ok = self.diversity_scale >= 0.0 && self.diversity_radius >= 0.0;
+        if !(0.0..1.0).contains(&self.rmsprop_alpha) || !penalty_ok {
             return Err(Error::InvalidInput(format!(
                 "MPR-GA needs RMSProp α in [0, 1) and a non-negative diversity penalty (got α = {}, c = {}, s = {})",
                 self.rmsprop_alpha, self.diversity_scale, self.diversity_radius
