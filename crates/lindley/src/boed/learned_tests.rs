@@ -230,8 +230,8 @@ fn mprga_step_timing_source_finding_2d() {
     for restarts in [1, 16, 256] {
         let config = MprgaConfig {
             restarts,
-            steps: 12,
-            burn_in: 2,
+            steps: 8,
+            burn_in: 1,
             rescore_batches: 1,
             rescore_batch_size: 2,
             seed: 1,
