@@ -42,6 +42,11 @@ enum Command {
     /// Run a benchmark and print its table.
     #[command(subcommand)]
     Bench(commands::bench::Bench),
+    /// Optimise a design by multiple parallel restart gradient ascent (MPR-GA) on a learned EIG
+    /// bound and write the design, its EIG and the optimisation trace as JSON.
+    Design(commands::design::DesignArgs),
+    /// Score designs (CSV, one per row) by a true-likelihood EIG estimator (PCE, NMC, sNMC).
+    Eig(commands::design::EigArgs),
     /// A small end-to-end run (about a minute): train NPE on two_moons and compare its posterior
     /// with the reference posterior.
     Demo(commands::demo::Args),
@@ -59,6 +64,8 @@ fn main() {
         Command::Diagnose(diagnose) => commands::diagnose::run(diagnose),
         Command::Plot(plot) => commands::plot::run(plot),
         Command::Bench(bench) => commands::bench::run(bench),
+        Command::Design(args) => commands::design::run_design(args),
+        Command::Eig(args) => commands::design::run_eig(args),
         Command::Demo(args) => commands::demo::run(args),
     };
     if let Err(error) = result {

@@ -3,6 +3,7 @@
 
 pub mod bench;
 pub mod demo;
+pub mod design;
 pub mod diagnose;
 pub mod plot;
 pub mod sample;

@@ -9,10 +9,16 @@
 //! - [`eig`]: EIG estimators that use the true likelihood — nested Monte Carlo, the prior
 //!   contrastive lower bound (PCE) and its matching upper bound (sNMC), for single designs and for
 //!   whole trajectories (sPCE / sNMC of Foster et al. 2021), streamed in chunks so that very large
-//!   numbers of contrastive samples fit in bounded memory.
+//!   numbers of contrastive samples fit in bounded memory; and learned bounds with a critic
+//!   T(θ, y, ξ) ([`eig::infonce`]: InfoNCE, NWJ), trained online and differentiable in ξ through a
+//!   problem's pathwise simulator ([`problems::DifferentiableProblem`]).
+//! - [`optimize`]: design optimisation by multiple parallel restart gradient ascent (MPR-GA).
 
 pub mod eig;
+pub mod optimize;
 pub mod problems;
 
+#[cfg(test)]
+mod learned_tests;
 #[cfg(test)]
 mod tests;

@@ -7,8 +7,10 @@
 //! memory does not grow with the number of inner samples.
 
 mod contrastive;
+pub mod infonce;
 
 pub use contrastive::{ContrastiveEig, ContrastiveKind, DEFAULT_CHUNK, TrajectoryEig, snmc, spce};
+pub use infonce::{CriticConfig, CriticObjective, InfoNce};
 
 use ndarray::ArrayView2;
 

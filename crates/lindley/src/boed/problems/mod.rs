@@ -10,12 +10,16 @@
 //! (Foster et al. 2019/2021, Ivanova et al. 2021, Blau et al. 2022, Huan & Marzouk 2013).
 
 pub mod ces;
+pub mod differentiable;
 pub mod linear_gaussian;
 pub mod nonlinear;
 pub mod pharmacokinetic;
 pub mod source_finding;
 
 pub use ces::Ces;
+pub use differentiable::{
+    DIFFERENTIABLE_PROBLEM_NAMES, DifferentiableProblem, check_tensor_shapes, differentiable_problem,
+};
 pub use linear_gaussian::LinearGaussian;
 pub use nonlinear::Nonlinear1d;
 pub use pharmacokinetic::Pharmacokinetic;

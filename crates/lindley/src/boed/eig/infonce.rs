@@ -1,0 +1,452 @@
+//! Learned contrastive EIG bounds with a critic T(θ, y, ξ): InfoNCE (van den Oord et al. 2018;
+//! Foster et al. 2020's ACE/PCE family with a learned critic) and NWJ (Nguyen, Wainwright & Jordan
+//! 2010; MINE-f), both amortised over designs and differentiable in ξ through a
+//! [`DifferentiableProblem`]'s pathwise simulator.
+//!
+//! With a pool of L + 1 parameter draws θ₀..θ_L (θ₀ the one that generated y, the rest prior draws
+//! independent of y; "in-batch" contrasts take them from the other rows of the batch):
+//! - InfoNCE: E[T(θ₀, y, ξ) − log((1/(L+1)) Σ_ℓ exp T(θ_ℓ, y, ξ))] ≤ EIG(ξ), and ≤ log(L + 1);
+//! - NWJ: E_joint[T] − E_marginals[exp(T − 1)] ≤ EIG(ξ).
+//!
+//! The critic is an MLP on the concatenated (θ, y, ξ), each block standardised by fixed statistics
+//! of a pilot batch (θ, y) or of the design box (ξ), with layer normalisation of every hidden
+//! layer's pre-activations (Ba et al. 2016). It is trained online on fresh simulations at the
+//! current designs with AdamW, a linear learning-rate warm-up and global gradient-norm clipping.
+
+use burn::module::Param;
+use burn::optim::{AdamWConfig, GradientsParams, ModuleOptimizer};
+use burn::prelude::*;
+use burn::tensor::activation::{relu, softplus};
+use ndarray::{Array2, ArrayView2, Axis};
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+
+use super::EigEstimate;
+use crate::boed::problems::{DifferentiableProblem, standard_normal};
+use crate::nn::Dense;
+use crate::rng::{LindleyRng, substream};
+use crate::tensor_ops::{logsumexp_last, matrix_to_tensor, tensor_to_vec};
+use crate::train::clip_global_norm;
+use crate::{Error, Result};
+
+/// Number of pilot simulations used for the critic's input standardisation.
+const PILOT_ROWS: usize = 4096;
+
+/// Which bound a critic is trained on or scored with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CriticObjective {
+    /// InfoNCE: T(θ₀, y) − logsumexp_ℓ T(θ_ℓ, y) + log(L + 1).
+    InfoNce,
+    /// NWJ / MINE-f: T(θ₀, y) − mean_{ℓ≥1} exp(T(θ_ℓ, y) − 1).
+    Nwj,
+    /// Binary cross-entropy of the joint pair against the shuffled (contrast) pairs,
+    /// softplus(−T(θ₀, y)) + mean_{ℓ≥1} softplus(T(θ_ℓ, y)); only a training loss (scored with InfoNCE).
+    Bce,
+}
+
+/// Settings of an [`InfoNce`] critic and its online training.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CriticConfig {
+    /// Hidden layer widths of the MLP.
+    pub hidden: Vec<usize>,
+    /// Layer-normalise every hidden layer's pre-activations.
+    pub layer_norm: bool,
+    /// Training objective.
+    pub objective: CriticObjective,
+    /// AdamW learning rate (after warm-up).
+    pub learning_rate: f64,
+    /// AdamW decoupled weight decay.
+    pub weight_decay: f64,
+    /// Steps of linear learning-rate warm-up.
+    pub warmup_steps: usize,
+    /// Simulations per training step.
+    pub batch_size: usize,
+    /// Pool size L + 1 of every contrastive block (the positive and L contrasts).
+    pub contrast_block: usize,
+    /// Global gradient-norm clip of each training step.
+    pub clip_grad_norm: f64,
+}
+
+impl Default for CriticConfig {
+    fn default() -> Self {
+        CriticConfig {
+            hidden: vec![256, 256],
+            layer_norm: true,
+            objective: CriticObjective::InfoNce,
+            learning_rate: 1e-3,
+            weight_decay: 1e-2,
+            warmup_steps: 100,
+            batch_size: 1024,
+            contrast_block: 64,
+            clip_grad_norm: 1.0,
+        }
+    }
+}
+
+impl CriticConfig {
+    fn validate(&self) -> Result<()> {
+        if self.hidden.is_empty() || self.hidden.contains(&0) {
+            return Err(Error::InvalidInput(format!(
+                "critic needs at least one hidden layer, all of positive width (got {:?})",
+                self.hidden
+            )));
+        }
+        if self.contrast_block < 2 || self.batch_size == 0 {
+            return Err(Error::InvalidInput(format!(
+                "critic needs a contrast block of at least 2 and a positive batch size (got {} and {})",
+                self.contrast_block, self.batch_size
+            )));
+        }
+        if !(self.learning_rate > 0.0 && self.learning_rate.is_finite()) {
+            return Err(Error::InvalidInput(format!(
+                "critic learning rate must be positive, got {}",
+                self.learning_rate
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// Layer normalisation with a learned gain and bias: (x − mean)/√(var + 1e-5)·γ + β per row.
+#[derive(Module, Debug)]
+struct LayerNorm {
+    gain: Param<Tensor<1>>,
+    bias: Param<Tensor<1>>,
+}
+
+impl LayerNorm {
+    fn new(width: usize, device: &Device) -> Self {
+        LayerNorm {
+            gain: Param::from_tensor(Tensor::ones([width], device)),
+            bias: Param::from_tensor(Tensor::zeros([width], device)),
+        }
+    }
+
+    fn forward(&self, x: Tensor<2>) -> Tensor<2> {
+        let (var, mean) = x.clone().var_mean_bias(1);
+        let z = (x - mean) / var.add_scalar(1e-5).sqrt();
+        z * self.gain.val().unsqueeze_dim(0) + self.bias.val().unsqueeze_dim(0)
+    }
+}
+
+/// The critic network T(θ, y, ξ) → ℝ.
+#[derive(Module, Debug)]
+pub struct Critic {
+    /// Per-column shift of the concatenated input (θ, y, ξ), `[1, P + Dy + Dξ]`.
+    shift: Tensor<2>,
+    /// Per-column scale of the concatenated input.
+    scale: Tensor<2>,
+    layers: Vec<Dense>,
+    norms: Vec<LayerNorm>,
+    output: Dense,
+    /// Number of parameter columns P (the first block of the input).
+    parameters: usize,
+}
+
+impl Critic {
+    /// Hidden activations after the first layer for every pair (θ_pool[j], yᵢ, ξᵢ), `[B·Q, H]`
+    /// in row-major (i, j) order: the first layer is split into its θ part and its (y, ξ) part
+    /// so that the pairs cost a broadcast add instead of a `[B·Q, P + Dy + Dξ]` input.
+    fn first_layer_pairs(&self, pool: Tensor<2>, observed: Tensor<2>) -> Tensor<2> {
+        let p = self.parameters;
+        let inputs = self.shift.dims()[1];
+        let [q, _] = pool.dims();
+        let [b, _] = observed.dims();
+        let weight = self.layers[0].weight.val();
+        let hidden = weight.dims()[1];
+        let theta_z = (pool - self.shift.clone().slice(s![.., 0..p])) / self.scale.clone().slice(s![.., 0..p]);
+        let rest_z =
+            (observed - self.shift.clone().slice(s![.., p..inputs])) / self.scale.clone().slice(s![.., p..inputs]);
+        let a = theta_z.matmul(weight.clone().slice(s![0..p, ..]));
+        let c = rest_z.matmul(weight.slice(s![p..inputs, ..])) + self.layers[0].bias.val().unsqueeze_dim(0);
+        (a.unsqueeze_dim::<3>(0) + c.unsqueeze_dim::<3>(1)).reshape([b * q, hidden])
+    }
+
+    /// Scores T(θ_pool[j], yᵢ, ξᵢ) for every row i of `observed = [y, ξ]` (`[B, Dy + Dξ]`) and
+    /// every pool row j (`[Q, P]`), as `[B, Q]`.
+    pub fn pair_scores(&self, pool: Tensor<2>, observed: Tensor<2>) -> Tensor<2> {
+        let [q, _] = pool.dims();
+        let [b, _] = observed.dims();
+        let mut h = self.first_layer_pairs(pool, observed);
+        for (k, layer) in self.layers.iter().enumerate() {
+            if k > 0 {
+                h = layer.forward(h);
+            }
+            if let Some(norm) = self.norms.get(k) {
+                h = norm.forward(h);
+            }
+            h = relu(h);
+        }
+        self.output.forward(h).reshape([b, q])
+    }
+}
+
+/// Per-row bound terms (or per-row training losses for [`CriticObjective::Bce`]) from pair scores
+/// `[B, Q]` whose positive for row i sits in column i (B ≤ Q).
+fn bound_terms(scores: Tensor<2>, objective: CriticObjective) -> Tensor<1> {
+    let [b, q] = scores.dims();
+    let device = scores.device();
+    let eye: Tensor<2> = Tensor::<2>::eye(q, &device).slice(s![0..b, ..]);
+    let positive = (scores.clone() * eye.clone()).sum_dim(1);
+    let off = eye.neg().add_scalar(1.0);
+    let contrasts = (q - 1).max(1) as f64;
+    let terms = match objective {
+        CriticObjective::InfoNce => positive - logsumexp_last(scores) + (q as f64).ln(),
+        CriticObjective::Nwj => positive - (scores.sub_scalar(1.0).exp() * off).sum_dim(1).div_scalar(contrasts),
+        CriticObjective::Bce => {
+            softplus(positive.neg(), 1.0) + (softplus(scores, 1.0) * off).sum_dim(1).div_scalar(contrasts)
+        }
+    };
+    terms.squeeze_dim::<1>(1)
+}
+
+/// A critic T(θ, y, ξ) for one differentiable problem, with its optimiser state, trained online
+/// on simulations at given designs; scores designs by InfoNCE or NWJ.
+pub struct InfoNce {
+    critic: Critic,
+    optimizer: ModuleOptimizer,
+    config: CriticConfig,
+    steps: usize,
+    device: Device,
+}
+
+impl std::fmt::Debug for InfoNce {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InfoNce").field("config", &self.config).field("steps", &self.steps).finish()
+    }
+}
+
+/// A batch of simulations at given designs: θ `[n, P]`, the design of each row `[n, Dξ]` and
+/// y `[n, Dy]` (differentiable in the designs when they require gradients).
+pub struct SimulationBatch {
+    /// Parameters θ.
+    pub theta: Tensor<2>,
+    /// Design of each row.
+    pub design: Tensor<2>,
+    /// Observations y = g(θ, ξ, ε).
+    pub y: Tensor<2>,
+}
+
+/// θ from the prior and noise ε for `rows` simulations, uploaded to `device`.
+fn draw_inputs(
+    problem: &dyn DifferentiableProblem,
+    rows: usize,
+    rng: &mut LindleyRng,
+    device: &Device,
+) -> (Tensor<2>, Tensor<2>) {
+    let theta = problem.sample_prior(rows, rng);
+    let noise = Array2::from_shape_fn((rows, problem.noise_dim()), |_| standard_normal(rng));
+    (matrix_to_tensor(theta.view(), device), matrix_to_tensor(noise.view(), device))
+}
+
+/// Simulate `per_design` rows at each row of `designs [M, Dξ]` (rows design-major: row
+/// m·per_design + s belongs to design m). Gradients flow into `designs` if it requires them.
+pub fn simulate_at(
+    problem: &dyn DifferentiableProblem,
+    designs: Tensor<2>,
+    per_design: usize,
+    rng: &mut LindleyRng,
+) -> SimulationBatch {
+    let [m, d] = designs.dims();
+    let device = designs.device();
+    let (theta, noise) = draw_inputs(problem, m * per_design, rng, &device);
+    let design = designs.unsqueeze_dim::<3>(1).expand([m, per_design, d]).reshape([m * per_design, d]);
+    let y = problem.simulate_tensor(theta.clone(), design.clone(), noise);
+    SimulationBatch { theta, design, y }
+}
+
+impl InfoNce {
+    /// A fresh critic for `problem` on `device` (an autodiff device for training), initialised
+    /// from `rng`. Inputs are standardised with the mean and standard deviation of θ and y over
+    /// a pilot batch of prior draws simulated at designs uniform in the box (non-finite
+    /// simulations left out), and ξ with the box's centre and half-width.
+    pub fn new(
+        problem: &dyn DifferentiableProblem,
+        config: CriticConfig,
+        rng: &mut LindleyRng,
+        device: &Device,
+    ) -> Result<Self> {
+        config.validate()?;
+        let bounds = problem.design_box();
+        let (p, dy, dx) = (problem.parameter_dim(), problem.observation_dim(), problem.design_dim());
+        let designs =
+            Array2::from_shape_fn((PILOT_ROWS, dx), |(_, j)| rng.random_range(bounds.low[j]..=bounds.high[j]));
+        let theta = problem.sample_prior(PILOT_ROWS, rng);
+        let y = problem.simulate(theta.view(), designs.view(), rng)?;
+        let finite: Vec<usize> = (0..PILOT_ROWS).filter(|&i| y.row(i).iter().all(|v| v.is_finite())).collect();
+        if finite.len() < 2 {
+            return Err(Error::Simulator(format!(
+                "{}: fewer than 2 of {PILOT_ROWS} pilot simulations (for the critic's input standardisation) are finite",
+                problem.name()
+            )));
+        }
+        let (theta, y) = (theta.select(Axis(0), &finite), y.select(Axis(0), &finite));
+        let mut shift = Vec::with_capacity(p + dy + dx);
+        let mut scale = Vec::with_capacity(p + dy + dx);
+        for column in theta.columns().into_iter().chain(y.columns()) {
+            let mean = column.mean().unwrap_or(0.0);
+            let sd = column.std(1.0);
+            shift.push(mean as f32);
+            scale.push(sd.max(1e-6) as f32);
+        }
+        for j in 0..dx {
+            shift.push((0.5 * (bounds.low[j] + bounds.high[j])) as f32);
+            scale.push((0.5 * (bounds.high[j] - bounds.low[j])).max(1e-6) as f32);
+        }
+        let inputs = p + dy + dx;
+        let row = |v: Vec<f32>| Tensor::<2>::from_data(TensorData::new(v, [1, inputs]), device);
+        let mut widths = vec![inputs];
+        widths.extend_from_slice(&config.hidden);
+        let layers: Vec<Dense> = widths.windows(2).map(|w| Dense::new(w[0], w[1], 1.0, rng, device)).collect();
+        let norms =
+            if config.layer_norm { config.hidden.iter().map(|&h| LayerNorm::new(h, device)).collect() } else { vec![] };
+        let output = Dense::new(*config.hidden.last().expect("validated"), 1, 1.0, rng, device);
+        let critic = Critic { shift: row(shift), scale: row(scale), layers, norms, output, parameters: p };
+        let optimizer = AdamWConfig::new().with_epsilon(1e-8).with_weight_decay(config.weight_decay as f32).init();
+        Ok(InfoNce { critic, optimizer, config, steps: 0, device: device.clone() })
+    }
+
+    /// The settings in force.
+    pub fn config(&self) -> &CriticConfig {
+        &self.config
+    }
+
+    /// The critic network.
+    pub fn critic(&self) -> &Critic {
+        &self.critic
+    }
+
+    /// Training steps taken so far.
+    pub fn steps(&self) -> usize {
+        self.steps
+    }
+
+    /// Per-row terms of `objective` for a batch, in blocks of `contrast_block` rows: the pool of
+    /// a block is its own rows' θ (in-batch contrasts), topped up with fresh prior draws when
+    /// the block is shorter than the pool size, so every row has exactly L = pool − 1 contrasts.
+    pub fn batch_terms(
+        critic: &Critic,
+        problem: &dyn DifferentiableProblem,
+        batch: &SimulationBatch,
+        objective: CriticObjective,
+        contrast_block: usize,
+        rng: &mut LindleyRng,
+    ) -> Tensor<1> {
+        let rows = batch.theta.dims()[0];
+        let device = batch.theta.device();
+        let observed = Tensor::cat(vec![batch.y.clone(), batch.design.clone()], 1);
+        let mut parts = Vec::with_capacity(rows.div_ceil(contrast_block));
+        for start in (0..rows).step_by(contrast_block) {
+            let end = (start + contrast_block).min(rows);
+            let mut pool = batch.theta.clone().slice(s![start..end, ..]);
+            if end - start < contrast_block {
+                let extra = problem.sample_prior(contrast_block - (end - start), rng);
+                pool = Tensor::cat(vec![pool, matrix_to_tensor(extra.view(), &device)], 0);
+            }
+            let scores = critic.pair_scores(pool, observed.clone().slice(s![start..end, ..]));
+            parts.push(bound_terms(scores, objective));
+        }
+        Tensor::cat(parts, 0)
+    }
+
+    /// One AdamW step of the critic on `batch_size` fresh simulations at `designs [M, Dξ]`
+    /// (design m gets rows m, m + M, …, so the batch is spread evenly over the designs). Returns
+    /// the training loss (the negated bound, or the BCE loss); a non-finite loss is an
+    /// [`Error::Training`].
+    pub fn train_step(
+        &mut self,
+        problem: &dyn DifferentiableProblem,
+        designs: ArrayView2<f64>,
+        rng: &mut LindleyRng,
+    ) -> Result<f64> {
+        let m = designs.nrows();
+        if m == 0 {
+            return Err(Error::InvalidInput("critic training needs at least one design".into()));
+        }
+        let rows = self.config.batch_size;
+        let spread = Array2::from_shape_fn((rows, designs.ncols()), |(i, j)| designs[[i % m, j]]);
+        let design = matrix_to_tensor(spread.view(), &self.device);
+        let (theta, noise) = draw_inputs(problem, rows, rng, &self.device);
+        let y = problem.simulate_tensor(theta.clone(), design.clone(), noise);
+        let batch = SimulationBatch { theta, design, y };
+        let terms =
+            Self::batch_terms(&self.critic, problem, &batch, self.config.objective, self.config.contrast_block, rng);
+        let loss = match self.config.objective {
+            CriticObjective::Bce => terms.mean(),
+            _ => terms.mean().neg(),
+        };
+        let value = loss.clone().into_scalar::<f32>() as f64;
+        if !value.is_finite() {
+            return Err(Error::Training(format!(
+                "the critic's training loss became {value} at step {}; try a lower learning rate",
+                self.steps + 1
+            )));
+        }
+        let mut grads = GradientsParams::from_grads(loss.backward(), &self.critic);
+        clip_global_norm(&self.critic, &mut grads, self.config.clip_grad_norm);
+        self.steps += 1;
+        let warmup = (self.steps as f64 / self.config.warmup_steps.max(1) as f64).min(1.0);
+        self.critic = self.optimizer.step(self.config.learning_rate * warmup, self.critic.clone(), grads);
+        Ok(value)
+    }
+
+    /// Train for `steps` steps at fixed `designs` (see [`InfoNce::train_step`]); returns the
+    /// loss of every step.
+    pub fn fit(
+        &mut self,
+        problem: &dyn DifferentiableProblem,
+        designs: ArrayView2<f64>,
+        steps: usize,
+        rng: &mut LindleyRng,
+    ) -> Result<Vec<f64>> {
+        problem.design_box().check(designs)?;
+        (0..steps).map(|_| self.train_step(problem, designs, rng)).collect()
+    }
+
+    /// Estimate `bound` (InfoNCE or NWJ) at every row of `designs [m, Dξ]` from `outer` fresh
+    /// simulations per design, with `contrasts` + 1 parameter draws per pool (in-batch), without
+    /// gradients; reproducible from `seed`, with the same random draws at every design (common
+    /// random numbers). The standard error is over the per-row terms.
+    pub fn estimate(
+        &self,
+        problem: &dyn DifferentiableProblem,
+        designs: ArrayView2<f64>,
+        bound: CriticObjective,
+        outer: usize,
+        contrasts: usize,
+        seed: u64,
+    ) -> Result<Vec<EigEstimate>> {
+        if bound == CriticObjective::Bce {
+            return Err(Error::InvalidInput("BCE is a training loss, not a bound: score with InfoNCE or NWJ".into()));
+        }
+        if outer < 2 || contrasts == 0 {
+            return Err(Error::InvalidInput(format!(
+                "critic EIG needs at least 2 outer samples and 1 contrast (got {outer} and {contrasts})"
+            )));
+        }
+        problem.design_box().check(designs)?;
+        let critic = self.critic.valid();
+        let device = self.device.clone().inner();
+        let mut out = Vec::with_capacity(designs.nrows());
+        for design in designs.outer_iter() {
+            // The same draws (θ, ε, contrasts) at every design: common random numbers, so that
+            // differences between designs are not blurred by sampling noise.
+            let mut rng = substream(seed, 0);
+            let one = matrix_to_tensor(design.insert_axis(Axis(0)), &device);
+            let batch = simulate_at(problem, one, outer, &mut rng);
+            let terms = Self::batch_terms(&critic, problem, &batch, bound, contrasts + 1, &mut rng);
+            out.push(summarise(&tensor_to_vec(terms)));
+        }
+        Ok(out)
+    }
+}
+
+/// Mean and standard error of per-sample terms (NaN if any term is NaN).
+pub(crate) fn summarise(terms: &[f32]) -> EigEstimate {
+    let n = terms.len() as f64;
+    let mean = terms.iter().map(|&t| t as f64).sum::<f64>() / n;
+    let var = terms.iter().map(|&t| (t as f64 - mean).powi(2)).sum::<f64>() / (n - 1.0).max(1.0);
+    EigEstimate { eig: mean, stderr: (var / n).sqrt() }
+}

@@ -1,0 +1,9 @@
+//! Design optimisation.
+//!
+//! - [`mprga`]: multiple parallel restart gradient ascent (MPR-GA) of Klein et al. (2026,
+//!   "Supercharging SBI for BOED"): M candidate designs optimised as one batch against a critic
+//!   that is trained online, with a diversity penalty and a final re-scoring.
+
+pub mod mprga;
+
+pub use mprga::{MprgaConfig, MprgaProgress, MprgaResult, StoppedRestart, TracePoint, mprga};
