@@ -210,10 +210,6 @@ enum Direction {
     Sample,
 }
 
-fn device_of(t: &Tensor<1>) -> Device {
-    t.device()
-}
-
 impl FlowLayer {
     /// The layer's map θ → z with its log-det, or z → θ (whose log-det is returned as zeros).
     fn apply(
@@ -230,7 +226,7 @@ impl FlowLayer {
             let params = params * scale.clone().reshape([1, 1, transformer.params_per_dim()]);
             match direction {
                 Direction::Forward => transformer.forward(x, params),
-                Direction::Sample => (transformer.invert(x, params), Tensor::zeros([batch], &device_of(scale))),
+                Direction::Sample => (transformer.invert(x, params), Tensor::zeros([batch], &scale.device())),
             }
         };
         // Only a coupling net with an identity half broadcasts a shared context row itself.
