@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use super::model::{Method, ModelHeader};
 use super::nre::RatioClassifier;
-use super::posterior::MapOptions;
+use super::posterior::{MapOptions, projected_adam_ascent};
 use super::{Posterior, PosteriorSamples, SampleOptions, check_observation, check_parameters};
 use crate::flows::{ConditionalDensity, ConditionalEstimator};
 use crate::mcmc::{Init, LogDensity, McmcConfig, McmcRun, Sampler, Unconstrained};
@@ -275,36 +275,14 @@ impl McmcPosterior {
         let prior = &self.header.prior;
         let bounds = prior.bounds();
         let x = matrix_to_tensor(observation.insert_axis(Axis(0)), &device).repeat_dim(0, rows);
-        let (beta1, beta2, epsilon): (f64, f64, f64) = (0.9, 0.999, 1e-8);
-        let mut theta = start;
-        let mut first = Array2::<f64>::zeros(theta.raw_dim());
-        let mut second = Array2::<f64>::zeros(theta.raw_dim());
-        for step in 1..=options.steps {
-            let input = matrix_to_tensor(theta.view(), &device).require_grad();
+        projected_adam_ascent(start, &bounds, options, |theta| {
+            let input = matrix_to_tensor(theta, &device).require_grad();
             let gradients = network.evaluate(input.clone(), x.clone()).sum().backward();
-            let Some(gradient) = input.grad(&gradients) else {
-                return Err(Error::Sampling("no gradient of the potential with respect to θ".into()));
-            };
-            let mut gradient = tensor_to_matrix(gradient);
-            gradient += &prior_gradient(prior, theta.view());
-            if gradient.iter().any(|g| !g.is_finite()) {
-                break;
-            }
-            let correction1 = 1.0 - beta1.powi(step as i32);
-            let correction2 = 1.0 - beta2.powi(step as i32);
-            let moments = first.iter_mut().zip(second.iter_mut());
-            for ((t, (m, v)), g) in theta.iter_mut().zip(moments).zip(gradient.iter()) {
-                *m = beta1 * *m + (1.0 - beta1) * g;
-                *v = beta2 * *v + (1.0 - beta2) * g * g;
-                *t += options.learning_rate * (*m / correction1) / ((*v / correction2).sqrt() + epsilon);
-            }
-            for mut row in theta.rows_mut() {
-                for (value, &(low, high)) in row.iter_mut().zip(&bounds) {
-                    *value = value.clamp(low, high);
-                }
-            }
-        }
-        Ok(theta)
+            let gradient = input
+                .grad(&gradients)
+                .ok_or_else(|| Error::Sampling("no gradient of the potential with respect to θ".into()))?;
+            Ok(tensor_to_matrix(gradient) + prior_gradient(prior, theta))
+        })
     }
 }
 

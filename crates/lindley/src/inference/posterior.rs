@@ -169,37 +169,50 @@ impl DirectPosterior {
         let rows = start.nrows();
         let bounds = self.header.prior.bounds();
         let context = self.context(observation, rows, &device);
-        let (beta1, beta2, epsilon): (f64, f64, f64) = (0.9, 0.999, 1e-8);
-        let mut theta = start;
-        let mut first = Array2::<f64>::zeros(theta.raw_dim());
-        let mut second = Array2::<f64>::zeros(theta.raw_dim());
-        for step in 1..=options.steps {
-            let input = matrix_to_tensor(theta.view(), &device).require_grad();
-            let objective = model.log_prob(input.clone(), context.clone()).sum();
-            let gradients = objective.backward();
-            let Some(gradient) = input.grad(&gradients) else {
-                return Err(Error::Sampling("no gradient of the log-density with respect to θ".into()));
-            };
-            let gradient = tensor_to_matrix(gradient);
-            if gradient.iter().any(|g| !g.is_finite()) {
-                break;
-            }
-            let correction1 = 1.0 - beta1.powi(step as i32);
-            let correction2 = 1.0 - beta2.powi(step as i32);
-            let moments = first.iter_mut().zip(second.iter_mut());
-            for ((t, (m, v)), g) in theta.iter_mut().zip(moments).zip(gradient.iter()) {
-                *m = beta1 * *m + (1.0 - beta1) * g;
-                *v = beta2 * *v + (1.0 - beta2) * g * g;
-                *t += options.learning_rate * (*m / correction1) / ((*v / correction2).sqrt() + epsilon);
-            }
-            for mut row in theta.rows_mut() {
-                for (value, &(low, high)) in row.iter_mut().zip(&bounds) {
-                    *value = value.clamp(low, high);
-                }
+        projected_adam_ascent(start, &bounds, options, |theta| {
+            let input = matrix_to_tensor(theta, &device).require_grad();
+            let gradients = model.log_prob(input.clone(), context.clone()).sum().backward();
+            let gradient = input
+                .grad(&gradients)
+                .ok_or_else(|| Error::Sampling("no gradient of the log-density with respect to θ".into()))?;
+            Ok(tensor_to_matrix(gradient))
+        })
+    }
+}
+
+/// Adam ascent (β₁ 0.9, β₂ 0.999, ε 10⁻⁸) from every row of `start` for `options.steps` steps,
+/// each step projected onto `bounds`; `gradient(θ)` returns the ascent direction for all rows. Stops
+/// early when a gradient is not finite, keeping the last finite iterate.
+pub(crate) fn projected_adam_ascent(
+    start: Array2<f64>,
+    bounds: &[(f64, f64)],
+    options: &MapOptions,
+    mut gradient: impl FnMut(ArrayView2<f64>) -> Result<Array2<f64>>,
+) -> Result<Array2<f64>> {
+    let (beta1, beta2, epsilon): (f64, f64, f64) = (0.9, 0.999, 1e-8);
+    let mut theta = start;
+    let mut first = Array2::<f64>::zeros(theta.raw_dim());
+    let mut second = Array2::<f64>::zeros(theta.raw_dim());
+    for step in 1..=options.steps {
+        let gradient = gradient(theta.view())?;
+        if gradient.iter().any(|g| !g.is_finite()) {
+            break;
+        }
+        let correction1 = 1.0 - beta1.powi(step as i32);
+        let correction2 = 1.0 - beta2.powi(step as i32);
+        let moments = first.iter_mut().zip(second.iter_mut());
+        for ((t, (m, v)), g) in theta.iter_mut().zip(moments).zip(gradient.iter()) {
+            *m = beta1 * *m + (1.0 - beta1) * g;
+            *v = beta2 * *v + (1.0 - beta2) * g * g;
+            *t += options.learning_rate * (*m / correction1) / ((*v / correction2).sqrt() + epsilon);
+        }
+        for mut row in theta.rows_mut() {
+            for (value, &(low, high)) in row.iter_mut().zip(bounds) {
+                *value = value.clamp(low, high);
             }
         }
-        Ok(theta)
     }
+    Ok(theta)
 }
 
 impl Posterior for DirectPosterior {
