@@ -137,15 +137,7 @@ fn pooled_data(x: ArrayView2<f64>, y: ArrayView2<f64>, z_score: bool) -> Result<
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rand_distr::{Distribution, StandardNormal};
-
-    /// `n` rows of independent N(shift, 1) coordinates in `dim` dimensions.
-    fn normal_sample(n: usize, dim: usize, shift: f64, seed: u64) -> Array2<f64> {
-        let mut rng = seeded(seed);
-        Array2::from_shape_simple_fn((n, dim), || {
-            shift + <StandardNormal as Distribution<f64>>::sample(&StandardNormal, &mut rng)
-        })
-    }
+    use crate::diagnostics::normal_sample;
 
     #[test]
     fn identical_distributions_give_one_half() {

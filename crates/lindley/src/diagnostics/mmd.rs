@@ -119,16 +119,8 @@ fn median_distance(x: ArrayView2<f64>, y: ArrayView2<f64>) -> Result<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rng::seeded;
+    use crate::diagnostics::normal_sample;
     use ndarray::{Array2, array};
-    use rand_distr::{Distribution, StandardNormal};
-
-    fn normal_sample(n: usize, dim: usize, shift: f64, seed: u64) -> Array2<f64> {
-        let mut rng = seeded(seed);
-        Array2::from_shape_simple_fn((n, dim), || {
-            shift + <StandardNormal as Distribution<f64>>::sample(&StandardNormal, &mut rng)
-        })
-    }
 
     #[test]
     fn same_distribution_gives_near_zero_and_shift_gives_positive() {

@@ -44,3 +44,14 @@ fn check_finite(context: &str, name: &str, sample: ArrayView2<f64>) -> Result<()
         None => Ok(()),
     }
 }
+
+/// Test data shared by the two-sample tests: `n` rows of independent N(shift, 1) coordinates in
+/// `dim` dimensions.
+#[cfg(test)]
+pub(crate) fn normal_sample(n: usize, dim: usize, shift: f64, seed: u64) -> ndarray::Array2<f64> {
+    use rand_distr::{Distribution, StandardNormal};
+    let mut rng = crate::rng::seeded(seed);
+    ndarray::Array2::from_shape_simple_fn((n, dim), || {
+        shift + <StandardNormal as Distribution<f64>>::sample(&StandardNormal, &mut rng)
+    })
+}
