@@ -46,13 +46,15 @@ pub struct SampleOptions {
     /// Give up when, after at least 10,000 proposals, fewer than this fraction fall inside the
     /// prior support (a sign that the estimator puts its mass outside the prior for this x_o).
     pub min_acceptance: f64,
-    /// Proposals drawn per batch.
+    /// Most proposals drawn per batch. Draws are made in parallel chunks of a few thousand rows,
+    /// so this bounds only the size of the returned batch, not the network's working memory; it
+    /// is large so that a typical request (n / acceptance rate, plus 10%) needs a single batch.
     pub batch_size: usize,
 }
 
 impl Default for SampleOptions {
     fn default() -> Self {
-        Self { max_seconds: 600.0, min_acceptance: 1e-4, batch_size: 10_000 }
+        Self { max_seconds: 600.0, min_acceptance: 1e-4, batch_size: 100_000 }
     }
 }
 
