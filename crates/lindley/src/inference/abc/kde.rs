@@ -91,6 +91,7 @@ impl Kde {
         let mut filled = 0usize;
         let limit = 1000 * n.max(1);
         let mut theta = Array1::zeros(d);
+        let categorical = super::Categorical::new(self.weights.view());
         while filled < n {
             if draws >= limit {
                 return Err(Error::Sampling(format!(
@@ -98,7 +99,7 @@ impl Kde {
                 )));
             }
             draws += 1;
-            let i = super::sample_indices(self.weights.view(), 1, rng)[0];
+            let i = categorical.draw(rng);
             for j in 0..d {
                 let z: f64 = StandardNormal.sample(rng);
                 theta[j] = self.points[[i, j]] + self.bandwidth * z;

@@ -140,7 +140,14 @@ struct Runner<'p, 'a> {
 
 impl<'p, 'a> Runner<'p, 'a> {
     fn new(problem: &'p AbcProblem<'a>, budget: usize, seed: u64) -> Self {
-        Runner { problem, seed, budget, spent: 0, calls: 0, dropped: DroppedRows { count: 0, total: 0, first_rows: vec![] } }
+        Runner {
+            problem,
+            seed,
+            budget,
+            spent: 0,
+            calls: 0,
+            dropped: DroppedRows { count: 0, total: 0, first_rows: vec![] },
+        }
     }
 
     /// Simulations left in the budget.
@@ -295,19 +302,35 @@ impl AbcPosterior {
     }
 }
 
-/// `n` indices drawn with replacement with probabilities `weights` (normalised, Σ = 1), by
-/// inverting the cumulative sum.
+/// `n` indices drawn with replacement with probabilities ∝ `weights`.
 fn sample_indices(weights: ArrayView1<f64>, n: usize, rng: &mut impl Rng) -> Vec<usize> {
-    let mut cumulative = Vec::with_capacity(weights.len());
-    let mut total = 0.0;
-    for &w in weights {
-        total += w;
-        cumulative.push(total);
+    let categorical = Categorical::new(weights);
+    (0..n).map(|_| categorical.draw(rng)).collect()
+}
+
+/// Draws indices with probabilities ∝ non-negative weights, by inverting the cumulative sum
+/// (built once, O(log n) per draw).
+struct Categorical {
+    cumulative: Vec<f64>,
+}
+
+impl Categorical {
+    fn new(weights: ArrayView1<f64>) -> Self {
+        let mut total = 0.0;
+        Categorical {
+            cumulative: weights
+                .iter()
+                .map(|&w| {
+                    total += w;
+                    total
+                })
+                .collect(),
+        }
     }
-    (0..n)
-        .map(|_| {
-            let u = rng.random::<f64>() * total;
-            cumulative.partition_point(|&c| c <= u).min(weights.len() - 1)
-        })
-        .collect()
+
+    fn draw(&self, rng: &mut impl Rng) -> usize {
+        let total = self.cumulative.last().copied().unwrap_or(0.0);
+        let u = rng.random::<f64>() * total;
+        self.cumulative.partition_point(|&c| c <= u).min(self.cumulative.len().saturating_sub(1))
+    }
 }

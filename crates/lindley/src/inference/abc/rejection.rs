@@ -150,11 +150,8 @@ fn regression_adjust(
     epsilon: f64,
 ) -> Result<(Array2<f64>, Array1<f64>)> {
     let (k, width) = s.dim();
-    let kernel: Array1<f64> = if epsilon > 0.0 {
-        d.mapv(|di| (1.0 - (di / epsilon).powi(2)).max(0.0))
-    } else {
-        Array1::ones(k)
-    };
+    let kernel: Array1<f64> =
+        if epsilon > 0.0 { d.mapv(|di| (1.0 - (di / epsilon).powi(2)).max(0.0)) } else { Array1::ones(k) };
     let effective = kernel.iter().filter(|&&w| w > 0.0).count();
     if effective < width + 2 {
         return Err(Error::InvalidInput(format!(

@@ -22,7 +22,9 @@ use rand_distr::{Distribution as _, StandardNormal};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::{AbcPosterior, AbcProblem, Distance, Runner, argsort, distances, sample_indices, summary_scale};
+use super::{
+    AbcPosterior, AbcProblem, Categorical, Distance, Runner, argsort, distances, sample_indices, summary_scale,
+};
 use crate::distributions::linalg;
 use crate::rng::substream;
 use crate::{Error, Result};
@@ -296,6 +298,7 @@ fn propose(
 ) -> Result<Array2<f64>> {
     let mut out = Array2::zeros((n, population.theta.ncols()));
     let (mut filled, mut tries) = (0, 0usize);
+    let categorical = Categorical::new(population.weights.view());
     while filled < n {
         tries += 1;
         if tries > 10_000 * n {
@@ -303,7 +306,7 @@ fn propose(
                 "SMC-ABC: only {filled} of {tries} perturbed particles fell inside the prior support"
             )));
         }
-        let j = sample_indices(population.weights.view(), 1, rng)[0];
+        let j = categorical.draw(rng);
         let candidate = kernel.perturb(population.theta.row(j), rng);
         if problem.prior.in_support(candidate.view()) {
             out.row_mut(filled).assign(&candidate);

@@ -123,7 +123,8 @@ fn smc_abc_recovers_the_posterior_and_beats_rejection_at_equal_budget() {
     }
     // Rejection with the same budget and the same number of particles accepts a much wider ε.
     // (Here the simulator noise caps the gain: even at the true θ, P(d ≤ ε) ≈ 2ε².)
-    let rejection = run_rejection(&RejectionConfig { selection: Selection::Count(100), ..Default::default() }, budget, 4);
+    let rejection =
+        run_rejection(&RejectionConfig { selection: Selection::Count(100), ..Default::default() }, budget, 4);
     assert!(smc.epsilon < 0.6 * rejection.epsilon, "SMC ε {} vs rejection ε {}", smc.epsilon, rejection.epsilon);
     // KDE samples follow the particles and stay reproducible.
     let samples = smc.sample(4000, 9, &Resampling::default()).unwrap();
@@ -207,7 +208,10 @@ fn summaries_and_l1_distance_are_used() {
     let (exact_mean, exact_std) = analytic();
     assert!((mean[0] - exact_mean[0]).abs() < 0.1, "{mean}");
     assert!((std[0] / exact_std - 1.0).abs() < 0.15, "{std}");
-    assert!(mean[1].abs() < 0.2 && (std[1] - 1.0).abs() < 0.15, "second parameter should follow the prior: {mean} {std}");
+    assert!(
+        mean[1].abs() < 0.2 && (std[1] - 1.0).abs() < 0.15,
+        "second parameter should follow the prior: {mean} {std}"
+    );
 }
 
 #[test]
@@ -224,4 +228,3 @@ fn cross_validated_kde_bandwidth_is_near_the_normal_optimum() {
     assert!(Kde::fit(Array2::zeros((3, 1)), Array1::ones(2), &Bandwidth::Scott).is_err());
     assert!(Kde::fit(Array2::zeros((3, 1)), Array1::ones(3), &Bandwidth::Fixed(0.0)).is_err());
 }
-
