@@ -55,7 +55,7 @@ impl Kde {
             return Err(Error::shape("KDE weights", format!("{n} weights"), format!("{}", weights.len())));
         }
         let total: f64 = weights.sum();
-        if !(total > 0.0 && total.is_finite()) || weights.iter().any(|&w| !(w >= 0.0)) {
+        if !(total > 0.0 && total.is_finite()) || weights.iter().any(|&w| w.is_nan() || w < 0.0) {
             return Err(Error::InvalidInput("KDE: weights must be non-negative with a positive finite sum".into()));
         }
         if points.iter().any(|v| !v.is_finite()) {
@@ -167,7 +167,7 @@ fn cross_validated(points: &Array2<f64>, weights: &Array1<f64>) -> f64 {
     let n = points.len() as f64;
     let mean = points.sum() / n;
     let sigma = (points.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / n).sqrt();
-    if !(sigma > 0.0) || points.nrows() < 2 {
+    if sigma.is_nan() || sigma <= 0.0 || points.nrows() < 2 {
         return 1.0_f64.max(sigma);
     }
     let (mut lower, mut upper) = (0.1 * sigma, 0.5 * sigma);

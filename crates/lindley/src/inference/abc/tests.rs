@@ -228,3 +228,17 @@ fn cross_validated_kde_bandwidth_is_near_the_normal_optimum() {
     assert!(Kde::fit(Array2::zeros((3, 1)), Array1::ones(2), &Bandwidth::Scott).is_err());
     assert!(Kde::fit(Array2::zeros((3, 1)), Array1::ones(3), &Bandwidth::Fixed(0.0)).is_err());
 }
+
+#[test]
+fn smc_abc_resamples_low_ess_populations_and_is_reproducible() {
+    // ess_min = 1: every population with unequal weights is resampled to equal weights.
+    let config = SmcConfig { ess_min: Some(1.0), ..Default::default() };
+    let posterior = run_smc(&config, 3000, 8);
+    assert!(posterior.populations >= 2);
+    assert!(posterior.weights.iter().all(|&w| (w - 0.01).abs() < 1e-12), "weights {}", posterior.weights);
+    // Without resampling the importance weights differ.
+    let plain = run_smc(&SmcConfig::default(), 3000, 8);
+    assert!(plain.ess() < 99.999, "ESS {}", plain.ess());
+    assert_eq!(run_smc(&SmcConfig::default(), 3000, 8).particles, plain.particles);
+    assert!(plain.particles.rows().into_iter().all(|row| prior().in_support(row)));
+}
