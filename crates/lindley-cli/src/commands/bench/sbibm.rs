@@ -8,7 +8,9 @@
 //!
 //! REJ-ABC and SMC-ABC (`--method rej-abc|smc-abc`) are not amortised: each observation gets its
 //! own run with the whole budget (seed + observation number), as in sbibm, and 10,000 samples from
-//! a KDE of the accepted particles. For them the `train s` column is the ABC run (simulations
+//! a KDE of the accepted particles (cross-validated bandwidth as in sbibm; unlike sbibm, weighted by
+//! the SMC importance weights, with draws outside the prior support redrawn, and the data z-scored
+//! per coordinate — which changes nothing on tasks whose coordinates share a scale). For them the `train s` column is the ABC run (simulations
 //! included) and `epochs` is the number of populations (1 for rejection ABC).
 
 use std::path::PathBuf;
