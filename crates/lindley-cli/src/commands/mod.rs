@@ -1,6 +1,7 @@
 //! One module per subcommand, plus the pieces they share: resolving where simulations and the
 //! prior come from, and reading observations.
 
+pub mod abc;
 pub mod bench;
 pub mod demo;
 pub mod design;

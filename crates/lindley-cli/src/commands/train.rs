@@ -25,6 +25,15 @@ pub enum Method {
     /// Neural ratio estimation (NRE-B, contrastive with 10 atoms; NRE-A via a settings file with
     /// `[loss] kind = "binary"`): a ResNet classifier of (θ, x); the posterior is sampled by MCMC.
     Nre(McmcArgs),
+    /// Rejection ABC for one observation (--observation): simulate --budget draws from the prior,
+    /// keep the closest (default 100, as sbibm; --quantile, --keep or --epsilon), optionally with
+    /// Beaumont's regression adjustment. Trains no model: --out receives posterior samples (CSV
+    /// with the parameter names as header, or .npy), drawn from a KDE of the kept parameters.
+    Abc(super::abc::RejectionArgs),
+    /// SMC-ABC (population Monte Carlo ABC, Beaumont et al. 2009, sbibm's settings) for one
+    /// observation (--observation). Trains no model: --out receives posterior samples (CSV with the
+    /// parameter names as header, or .npy), drawn from a KDE of the final population.
+    Smcabc(super::abc::SmcArgs),
 }
 
 /// The MCMC kernels selectable on the command line.
@@ -227,6 +236,8 @@ macro_rules! with_simulations {
 /// Train the chosen method and write its model file.
 pub fn run(method: Method) -> Result<()> {
     let (label, common) = match &method {
+        Method::Abc(args) => return super::abc::run_rejection(args),
+        Method::Smcabc(args) => return super::abc::run_smc(args),
         Method::Npe(args) => ("training NPE", args),
         Method::Nle(args) => ("training NLE", &args.common),
         Method::Nre(args) => ("training NRE", &args.common),
@@ -249,6 +260,7 @@ pub fn run(method: Method) -> Result<()> {
             let (posterior, report) = nre.train(&mut update)?;
             (AnyPosterior::Mcmc(posterior), report)
         }
+        Method::Abc(_) | Method::Smcabc(_) => unreachable!("ABC methods returned above"),
     };
     bar.finish_and_clear();
     posterior.save(&out)?;

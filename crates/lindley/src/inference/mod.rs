@@ -11,11 +11,15 @@
 //! - [`posterior`]: [`DirectPosterior`](posterior::DirectPosterior), which samples q(θ | x_o)
 //!   directly with rejection to the prior's support, the [`Posterior`] interface shared by
 //!   every posterior type, and [`AnyPosterior`], which loads any model file.
+//! - [`abc`]: approximate Bayesian computation for one observation — rejection ABC (with
+//!   Beaumont et al.'s regression adjustment) and SMC-ABC (Beaumont et al. 2009) — returning
+//!   weighted particles ([`AbcPosterior`]) rather than an amortised posterior.
 //! - [`mcmc_posterior`]: [`McmcPosterior`], the posterior of NLE and NRE.
 //! - [`simulations`]: the store of simulations every method appends to.
 //! - [`model`]: model files — what is stored beside the weights so that a posterior can be
 //!   rebuilt and used without the training data.
 
+pub mod abc;
 pub mod mcmc_posterior;
 pub mod model;
 pub mod nle;
@@ -30,6 +34,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{Error, Result};
 
+pub use abc::{AbcPosterior, AbcProblem, RejectionConfig, SmcConfig, rejection_abc, smc_abc};
 pub use mcmc_posterior::{McmcPosterior, McmcSettings};
 pub use model::ModelHeader;
 pub use nle::{Nle, NleConfig};
