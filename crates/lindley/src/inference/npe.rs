@@ -80,9 +80,8 @@ pub fn atomic_loss(model: &ConditionalEstimator, theta: Tensor<2>, context: Tens
     let candidate_prior = Tensor::cat((0..atoms).map(|k| rotate_rows(log_prior.clone(), k)).collect(), 0);
     let contexts = x.repeat_dim(0, atoms);
     // logits[i, k] = log q(θ_{(i+k) mod B} | x_i) − log p(θ_{(i+k) mod B}).
-    let logits = (model.log_prob(candidates, contexts) - candidate_prior.squeeze_dim::<1>(1))
-        .reshape([atoms, rows])
-        .transpose();
+    let logits =
+        (model.log_prob(candidates, contexts) - candidate_prior.squeeze_dim::<1>(1)).reshape([atoms, rows]).transpose();
     let own = logits.clone().slice(s![.., 0..1]);
     (logsumexp_last(logits) - own).mean()
 }

@@ -424,9 +424,7 @@ mod sequential {
     use crate::flows::{ConditionalDensity, ConditionalEstimator, EstimatorConfig, EstimatorKind, Standardizer};
     use crate::inference::npe::atomic_loss;
     use crate::inference::sequential::{SequentialConfig, round_budget, run_rounds};
-    use crate::inference::{
-        McmcSettings, Nle, NleConfig, Npe, NpeLoss, Nre, NreConfig, Posterior, SampleOptions,
-    };
+    use crate::inference::{McmcSettings, Nle, NleConfig, Npe, NpeLoss, Nre, NreConfig, Posterior, SampleOptions};
     use crate::rng::seeded;
     use crate::simulators::{Simulator, Task};
     use crate::tensor_ops::{matrix_to_tensor, tensor_to_vec};
@@ -469,11 +467,11 @@ mod sequential {
         let zero = SequentialConfig { rounds: 0, ..Default::default() };
         let error = run_rounds(&mut npe, &AddNoise, observation.view(), 100, &zero, &mut |_, _| {}).unwrap_err();
         assert!(error.to_string().contains("rounds"), "{error}");
-        let error = run_rounds(&mut npe, &AddNoise, observation.view(), 20, &Default::default(), &mut |_, _| {})
-            .unwrap_err();
+        let error =
+            run_rounds(&mut npe, &AddNoise, observation.view(), 20, &Default::default(), &mut |_, _| {}).unwrap_err();
         assert!(error.to_string().contains("fewer than 3"), "{error}");
-        let error = run_rounds(&mut npe, &AddNoise, array![0.1].view(), 100, &Default::default(), &mut |_, _| {})
-            .unwrap_err();
+        let error =
+            run_rounds(&mut npe, &AddNoise, array![0.1].view(), 100, &Default::default(), &mut |_, _| {}).unwrap_err();
         assert!(error.to_string().contains("observation"), "{error}");
     }
 
@@ -508,12 +506,8 @@ mod sequential {
             expected += (log_sum - l[0]) / 5.0;
         }
         let context = ndarray::concatenate(Axis(1), &[x.view(), log_prior.view().insert_axis(Axis(1))]).unwrap();
-        let loss = atomic_loss(
-            &model,
-            matrix_to_tensor(theta.view(), &device),
-            matrix_to_tensor(context.view(), &device),
-            3,
-        );
+        let loss =
+            atomic_loss(&model, matrix_to_tensor(theta.view(), &device), matrix_to_tensor(context.view(), &device), 3);
         let loss = f64::from(tensor_to_vec(loss)[0]);
         assert!((loss - expected).abs() < 1e-4, "loss {loss} vs {expected}");
     }
@@ -537,7 +531,10 @@ mod sequential {
         };
         let atomic = sample(NpeLoss::Atomic { atoms: 10 });
         let (mean_error, variance_error) = errors(atomic.view(), &observation);
-        assert!(mean_error < 0.25 && variance_error < 0.25, "atomic: mean error {mean_error} sd, variance {variance_error}");
+        assert!(
+            mean_error < 0.25 && variance_error < 0.25,
+            "atomic: mean error {mean_error} sd, variance {variance_error}"
+        );
         // The check has power: plain maximum likelihood on these data is far too narrow.
         let plain = sample(NpeLoss::MaximumLikelihood);
         let variance = plain.var_axis(Axis(0), 1.0);
@@ -593,15 +590,17 @@ mod sequential {
         let mut snle = Nle::for_task(&task, config);
         let rounds = SequentialConfig { rounds: 2, seed: 4, ..Default::default() };
         let (posterior, report) =
-            run_rounds(&mut snle, task.simulator.as_ref(), observation.view(), 1600, &rounds, &mut |_, _| {})
-                .unwrap();
+            run_rounds(&mut snle, task.simulator.as_ref(), observation.view(), 1600, &rounds, &mut |_, _| {}).unwrap();
         assert_eq!(report.rounds.len(), 2);
         // Round 2's θ's are posterior draws: their spread is the posterior's, narrower than the prior's.
         let second = snle.data().unwrap().theta().slice(ndarray::s![800.., ..]).to_owned();
         assert!(second.var_axis(Axis(0), 1.0).iter().all(|&v| v < 0.6 * PRIOR_STD * PRIOR_STD));
         let samples = posterior.sample(3000, observation.view(), 9, &SampleOptions::default()).unwrap().theta;
         let (mean_error, variance_error) = errors(samples.view(), &observation);
-        assert!(mean_error < 0.4 && variance_error < 0.4, "SNLE: mean error {mean_error} sd, variance {variance_error}");
+        assert!(
+            mean_error < 0.4 && variance_error < 0.4,
+            "SNLE: mean error {mean_error} sd, variance {variance_error}"
+        );
     }
 
     #[test]
@@ -615,11 +614,13 @@ mod sequential {
         let mut snre = Nre::for_task(&task, config);
         let rounds = SequentialConfig { rounds: 2, seed: 5, ..Default::default() };
         let (posterior, report) =
-            run_rounds(&mut snre, task.simulator.as_ref(), observation.view(), 2000, &rounds, &mut |_, _| {})
-                .unwrap();
+            run_rounds(&mut snre, task.simulator.as_ref(), observation.view(), 2000, &rounds, &mut |_, _| {}).unwrap();
         assert_eq!(report.rounds.len(), 2);
         let samples = posterior.sample(3000, observation.view(), 9, &SampleOptions::default()).unwrap().theta;
         let (mean_error, variance_error) = errors(samples.view(), &observation);
-        assert!(mean_error < 0.4 && variance_error < 0.4, "SNRE: mean error {mean_error} sd, variance {variance_error}");
+        assert!(
+            mean_error < 0.4 && variance_error < 0.4,
+            "SNRE: mean error {mean_error} sd, variance {variance_error}"
+        );
     }
 }
