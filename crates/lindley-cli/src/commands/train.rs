@@ -330,6 +330,9 @@ macro_rules! named {
     }};
 }
 
+/// Training of an amortised method, reporting each epoch to the callback.
+type AmortisedTraining<'a> = dyn Fn(&mut dyn FnMut(&EpochProgress)) -> Result<(AnyPosterior, TrainReport)> + 'a;
+
 /// Train the chosen method and write its model file.
 pub fn run(method: Method) -> Result<()> {
     let (label, common) = match &method {
@@ -341,7 +344,7 @@ pub fn run(method: Method) -> Result<()> {
         Method::Snre(args) => ("training SNRE", &args.method.common),
     };
     let (out, loss_plot) = (common.out.clone(), common.loss_plot.clone());
-    let amortised = |train: &dyn Fn(&mut dyn FnMut(&EpochProgress)) -> Result<(AnyPosterior, TrainReport)>| {
+    let amortised = |train: &AmortisedTraining| {
         let (bar, mut update) = progress::training(label);
         let result = train(&mut update);
         bar.finish_and_clear();
