@@ -7,11 +7,13 @@ use anyhow::{Context, Result, bail};
 use lindley::data::Dataset;
 use lindley::distributions::Distribution;
 use lindley::flows::{EstimatorConfig, EstimatorKind};
-use lindley::inference::{AnyPosterior, Nle, NleConfig, Npe, NpeConfig, Nre, NreConfig};
+use lindley::inference::{
+    AnyPosterior, Nle, NleConfig, Npe, NpeConfig, Nre, NreConfig, RoundMethod, SequentialConfig, run_rounds,
+};
 use lindley::mcmc::Sampler;
-use lindley::train::TrainConfig;
+use lindley::train::{EpochProgress, TrainConfig, TrainReport};
 
-use super::simulate::Source;
+use super::simulate::{Resolved, Source};
 use crate::progress;
 
 /// The methods `lindley train` knows.
@@ -34,6 +36,47 @@ pub enum Method {
     /// observation (--observation). Trains no model: --out receives posterior samples (CSV with the
     /// parameter names as header, or .npy), drawn from a KDE of the final population.
     Smcabc(super::abc::SmcArgs),
+    /// Sequential NPE (SNPE-C / APT, Greenberg et al. 2019): the budget spent in rounds at one
+    /// observation, round 1 from the prior, later rounds from the current posterior, trained with
+    /// the atomic loss (10 atoms). The model is an NPE model, accurate near --observation.
+    Snpe(SequentialArgs),
+    /// Sequential NLE: rounds whose parameters are MCMC draws of the current posterior at
+    /// --observation; the likelihood flow is trained on all rounds. Writes an NLE model.
+    Snle(SequentialMcmcArgs),
+    /// Sequential NRE (SNRE-B): rounds whose parameters are MCMC draws of the current posterior at
+    /// --observation; the classifier is trained on all rounds. Writes an NRE model.
+    Snre(SequentialMcmcArgs),
+}
+
+/// Arguments of the sequential rounds.
+#[derive(clap::Args)]
+pub struct RoundArgs {
+    /// Rounds the budget is split over evenly: round 1 draws parameters from the prior, every
+    /// later round from the current posterior at --observation.
+    #[arg(long, default_value_t = 10)]
+    rounds: usize,
+    /// The observation the rounds focus on: CSV with a header row and one data row, or a `.npy`
+    /// vector.
+    #[arg(long)]
+    observation: PathBuf,
+}
+
+/// Arguments of `lindley train snpe`.
+#[derive(clap::Args)]
+pub struct SequentialArgs {
+    #[command(flatten)]
+    common: Args,
+    #[command(flatten)]
+    rounds: RoundArgs,
+}
+
+/// Arguments of `lindley train snle` and `lindley train snre`.
+#[derive(clap::Args)]
+pub struct SequentialMcmcArgs {
+    #[command(flatten)]
+    method: McmcArgs,
+    #[command(flatten)]
+    rounds: RoundArgs,
 }
 
 /// The MCMC kernels selectable on the command line.
@@ -211,6 +254,59 @@ impl McmcArgs {
     }
 }
 
+impl RoundArgs {
+    /// Run the rounds of `method` (already built with no simulations) on the simulator of `args`,
+    /// logging each round, and return the last round's posterior and training report.
+    fn run<M: RoundMethod>(
+        &self,
+        args: &Args,
+        make: impl FnOnce(&Resolved) -> Result<M>,
+        label: &str,
+    ) -> Result<(M::Posterior, TrainReport)> {
+        if args.data.is_some() || args.theta.is_some() {
+            bail!("sequential rounds simulate as they go: give --task NAME or --program CMD, not a data file");
+        }
+        let resolved = args.source.resolve()?;
+        let observation = super::read_observation(&self.observation, resolved.data_names.len())?;
+        let mut method = make(&resolved)?;
+        let config = SequentialConfig { rounds: self.rounds, seed: args.seed, ..Default::default() };
+        let (bar, mut update) = progress::training(label);
+        let mut shown = 0;
+        let (posterior, report) = run_rounds(
+            &mut method,
+            resolved.simulator.as_ref(),
+            observation.view(),
+            args.budget,
+            &config,
+            &mut |round, epoch| {
+                if round != shown {
+                    bar.set_prefix(format!("{label}, round {round}/{}", self.rounds));
+                    shown = round;
+                }
+                update(epoch)
+            },
+        )?;
+        bar.finish_and_clear();
+        for round in &report.rounds {
+            for warning in &round.warnings {
+                tracing::warn!("round {}: {warning}", round.round);
+            }
+            tracing::info!(
+                "round {}: {} simulations ({} dropped), proposals {:.1} s, simulation {:.1} s, training {} epochs {:.1} s",
+                round.round,
+                round.simulations,
+                round.dropped,
+                round.proposal_seconds,
+                round.simulation_seconds,
+                round.training.epochs,
+                round.training.seconds
+            );
+        }
+        let last = report.rounds.last().map(|r| r.training.clone()).unwrap_or_default();
+        Ok((posterior, last))
+    }
+}
+
 /// Simulations ready to append, with what the model file records about them.
 struct Prepared {
     prior: Distribution,
@@ -233,6 +329,19 @@ macro_rules! with_simulations {
     }};
 }
 
+/// A method with no simulations yet, under the prior of a resolved source with its names.
+macro_rules! named {
+    ($method:ident, $resolved:expr, $config:expr) => {{
+        let r: &Resolved = $resolved;
+        Ok($method::new(r.prior.clone(), $config)
+            .with_names(r.parameter_names.clone(), r.data_names.clone())?
+            .with_task(r.task.clone()))
+    }};
+}
+
+/// Training of an amortised method, reporting each epoch to the callback.
+type AmortisedTraining<'a> = dyn Fn(&mut dyn FnMut(&EpochProgress)) -> Result<(AnyPosterior, TrainReport)> + 'a;
+
 /// Train the chosen method and write its model file.
 pub fn run(method: Method) -> Result<()> {
     let (label, common) = match &method {
@@ -241,28 +350,50 @@ pub fn run(method: Method) -> Result<()> {
         Method::Npe(args) => ("training NPE", args),
         Method::Nle(args) => ("training NLE", &args.common),
         Method::Nre(args) => ("training NRE", &args.common),
+        Method::Snpe(args) => ("training SNPE", &args.common),
+        Method::Snle(args) => ("training SNLE", &args.method.common),
+        Method::Snre(args) => ("training SNRE", &args.method.common),
     };
     let (out, loss_plot) = (common.out.clone(), common.loss_plot.clone());
-    let (bar, mut update) = progress::training(label);
+    let amortised = |train: &AmortisedTraining| {
+        let (bar, mut update) = progress::training(label);
+        let result = train(&mut update);
+        bar.finish_and_clear();
+        result
+    };
     let (posterior, report) = match &method {
-        Method::Npe(args) => {
+        Method::Npe(args) => amortised(&|update| {
             let npe = with_simulations!(Npe, args.simulations()?, args.npe_config()?);
-            let (posterior, report) = npe.train(&mut update)?;
+            let (posterior, report) = npe.train(update)?;
+            Ok((AnyPosterior::Direct(posterior), report))
+        })?,
+        Method::Nle(args) => amortised(&|update| {
+            let nle = with_simulations!(Nle, args.common.simulations()?, args.nle_config()?);
+            let (posterior, report) = nle.train(update)?;
+            Ok((AnyPosterior::Mcmc(posterior), report))
+        })?,
+        Method::Nre(args) => amortised(&|update| {
+            let nre = with_simulations!(Nre, args.common.simulations()?, args.nre_config()?);
+            let (posterior, report) = nre.train(update)?;
+            Ok((AnyPosterior::Mcmc(posterior), report))
+        })?,
+        Method::Snpe(args) => {
+            let config = args.common.npe_config()?;
+            let (posterior, report) = args.rounds.run(&args.common, |r| named!(Npe, r, config), label)?;
             (AnyPosterior::Direct(posterior), report)
         }
-        Method::Nle(args) => {
-            let nle = with_simulations!(Nle, args.common.simulations()?, args.nle_config()?);
-            let (posterior, report) = nle.train(&mut update)?;
+        Method::Snle(args) => {
+            let config = args.method.nle_config()?;
+            let (posterior, report) = args.rounds.run(&args.method.common, |r| named!(Nle, r, config), label)?;
             (AnyPosterior::Mcmc(posterior), report)
         }
-        Method::Nre(args) => {
-            let nre = with_simulations!(Nre, args.common.simulations()?, args.nre_config()?);
-            let (posterior, report) = nre.train(&mut update)?;
+        Method::Snre(args) => {
+            let config = args.method.nre_config()?;
+            let (posterior, report) = args.rounds.run(&args.method.common, |r| named!(Nre, r, config), label)?;
             (AnyPosterior::Mcmc(posterior), report)
         }
         Method::Abc(_) | Method::Smcabc(_) => unreachable!("ABC methods returned above"),
     };
-    bar.finish_and_clear();
     posterior.save(&out)?;
     if let Some(path) = &loss_plot {
         lindley::plot::save_svg(path, &lindley::plot::training_curve(&report)?)?;

@@ -15,6 +15,8 @@
 //!   Beaumont et al.'s regression adjustment) and SMC-ABC (Beaumont et al. 2009) — returning
 //!   weighted particles ([`AbcPosterior`]) rather than an amortised posterior.
 //! - [`mcmc_posterior`]: [`McmcPosterior`], the posterior of NLE and NRE.
+//! - [`sequential`]: sequential rounds (SNPE-C, SNLE, SNRE) that spend the budget near one
+//!   observation, drawing each round's parameters from the previous round's posterior.
 //! - [`simulations`]: the store of simulations every method appends to.
 //! - [`model`]: model files — what is stored beside the weights so that a posterior can be
 //!   rebuilt and used without the training data.
@@ -26,6 +28,7 @@ pub mod nle;
 pub mod npe;
 pub mod nre;
 pub mod posterior;
+pub mod sequential;
 pub mod simulations;
 
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
@@ -38,9 +41,10 @@ pub use abc::{AbcPosterior, AbcProblem, RejectionConfig, SmcConfig, rejection_ab
 pub use mcmc_posterior::{McmcPosterior, McmcSettings};
 pub use model::ModelHeader;
 pub use nle::{Nle, NleConfig};
-pub use npe::{Npe, NpeConfig};
+pub use npe::{Npe, NpeConfig, NpeLoss};
 pub use nre::{Nre, NreConfig, NreLoss};
 pub use posterior::{AnyPosterior, DirectPosterior};
+pub use sequential::{RoundMethod, SequentialConfig, SequentialReport, run_rounds};
 
 /// How long and how hard posterior sampling may try.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -9,8 +9,11 @@ use serde::{Deserialize, Serialize};
 
 use super::mcmc_posterior::{McmcPosterior, McmcSettings, Network};
 use super::model::Method;
+use super::sequential::{Fitted, RoundMethod};
 use super::simulations::{Simulations, simulation_api};
 use crate::Result;
+use crate::data::{Dataset, DroppedRows};
+use crate::distributions::Distribution;
 use crate::flows::{ConditionalDensity, ConditionalEstimator, EstimatorConfig, EstimatorKind, Standardizer};
 use crate::rng::seeded;
 use crate::train::{EpochProgress, TrainConfig, TrainReport, train};
@@ -52,17 +55,79 @@ impl Nle {
     /// Train q(x | θ) on every simulation appended so far and return the MCMC posterior
     /// p(θ | x_o) ∝ q(x_o | θ) p(θ).
     pub fn train(&self, progress: &mut dyn FnMut(&EpochProgress)) -> Result<(McmcPosterior, TrainReport)> {
+        let (fitted, report) = self.fit(None, self.config.training.seed, progress)?;
+        Ok((self.mcmc_posterior(&fitted, &report)?, report))
+    }
+
+    /// Maximum likelihood of q(x | θ) from `warm` (or a fresh network standardised on the data).
+    fn fit(
+        &self,
+        warm: Option<Fitted<ConditionalEstimator>>,
+        seed: u64,
+        progress: &mut dyn FnMut(&EpochProgress),
+    ) -> Result<(Fitted<ConditionalEstimator>, TrainReport)> {
         let data = self.simulations.training_data()?;
         let device = Device::flex().autodiff();
-        let input = Standardizer::fit(data.x());
-        let context = Standardizer::fit(data.theta());
-        let mut rng = seeded(self.config.training.seed);
-        let model =
-            ConditionalEstimator::new(&self.config.estimator, input.clone(), context.clone(), &mut rng, &device);
+        let mut training = self.config.training.clone();
+        training.seed = seed;
+        let (network, standardizers) = match warm {
+            Some(fitted) => (fitted.network, fitted.standardizers),
+            None => {
+                let input = Standardizer::fit(data.x());
+                let context = Standardizer::fit(data.theta());
+                let network = ConditionalEstimator::new(
+                    &self.config.estimator,
+                    input.clone(),
+                    context.clone(),
+                    &mut seeded(seed),
+                    &device,
+                );
+                (network, (input, context))
+            }
+        };
         let loss = |m: &ConditionalEstimator, x: Tensor<2>, theta: Tensor<2>| m.log_prob(x, theta).mean().neg();
-        let (model, report) = train(model, data.x(), data.theta(), loss, &self.config.training, &device, progress)?;
-        let mut header = self.simulations.header(Method::Nle, self.config.estimator.clone(), (input, context), &report);
+        let (network, report) = train(network, data.x(), data.theta(), loss, &training, &device, progress)?;
+        Ok((Fitted { network, standardizers }, report))
+    }
+
+    /// The MCMC posterior of a trained network.
+    fn mcmc_posterior(&self, fitted: &Fitted<ConditionalEstimator>, report: &TrainReport) -> Result<McmcPosterior> {
+        let mut header =
+            self.simulations.header(Method::Nle, self.config.estimator.clone(), fitted.standardizers.clone(), report);
         header.mcmc = Some(self.config.mcmc.clone());
-        Ok((McmcPosterior::new(Network::Likelihood(model.valid()), header)?, report))
+        McmcPosterior::new(Network::Likelihood(fitted.network.clone().valid()), header)
+    }
+}
+
+/// SNLE: every round maximises the likelihood of q(x | θ) on the data of all rounds; the
+/// proposals only decide where θ's are simulated.
+impl RoundMethod for Nle {
+    type Network = ConditionalEstimator;
+    type Posterior = McmcPosterior;
+
+    fn prior(&self) -> &Distribution {
+        self.simulations.prior()
+    }
+
+    fn append_round(&mut self, data: Dataset) -> Result<DroppedRows> {
+        self.simulations.append(data)
+    }
+
+    fn fit_round(
+        &self,
+        _round: usize,
+        warm: Option<Fitted<ConditionalEstimator>>,
+        seed: u64,
+        progress: &mut dyn FnMut(&EpochProgress),
+    ) -> Result<(Fitted<ConditionalEstimator>, TrainReport)> {
+        self.fit(warm, seed, progress)
+    }
+
+    fn training_seed(&self) -> u64 {
+        self.config.training.seed
+    }
+
+    fn posterior(&self, fitted: &Fitted<ConditionalEstimator>, report: &TrainReport) -> Result<McmcPosterior> {
+        self.mcmc_posterior(fitted, report)
     }
 }

@@ -21,7 +21,10 @@ use serde::{Deserialize, Serialize};
 
 use super::mcmc_posterior::{McmcPosterior, McmcSettings, Network};
 use super::model::Method;
+use super::sequential::{Fitted, RoundMethod};
 use super::simulations::{Simulations, simulation_api};
+use crate::data::{Dataset, DroppedRows};
+use crate::distributions::Distribution;
 use crate::flows::{EstimatorConfig, Standardizer};
 use crate::nn::ResidualNet;
 use crate::rng::{LindleyRng, seeded};
@@ -120,7 +123,7 @@ impl RatioClassifier {
 }
 
 /// θ with its rows rotated by `k`: row i of the result is row (i + k) mod B of `theta`.
-fn rotate_rows(theta: Tensor<2>, k: usize) -> Tensor<2> {
+pub(crate) fn rotate_rows(theta: Tensor<2>, k: usize) -> Tensor<2> {
     let rows = theta.dims()[0];
     let k = k % rows;
     if k == 0 {
@@ -164,30 +167,83 @@ impl Nre {
     /// Train the classifier on every simulation appended so far and return the MCMC posterior
     /// p(θ | x_o) ∝ exp f(θ, x_o) p(θ).
     pub fn train(&self, progress: &mut dyn FnMut(&EpochProgress)) -> Result<(McmcPosterior, TrainReport)> {
+        let (fitted, report) = self.fit(None, self.config.training.seed, progress)?;
+        Ok((self.mcmc_posterior(&fitted, &report)?, report))
+    }
+
+    /// Train the classifier from `warm` (or a fresh one standardised on the data).
+    fn fit(
+        &self,
+        warm: Option<Fitted<RatioClassifier>>,
+        seed: u64,
+        progress: &mut dyn FnMut(&EpochProgress),
+    ) -> Result<(Fitted<RatioClassifier>, TrainReport)> {
         if let NreLoss::Contrastive { atoms: atoms @ 0..=1 } = self.config.loss {
             return Err(Error::InvalidInput(format!("NRE-B needs at least 2 atoms, got {atoms}")));
         }
         let data = self.simulations.training_data()?;
         let device = Device::flex().autodiff();
-        let theta_standardizer = Standardizer::fit(data.theta());
-        let x_standardizer = Standardizer::fit(data.x());
-        let mut rng = seeded(self.config.training.seed);
-        let model =
-            RatioClassifier::new(&self.config.classifier, &theta_standardizer, &x_standardizer, &mut rng, &device);
+        let mut training = self.config.training.clone();
+        training.seed = seed;
+        let (model, standardizers) = match warm {
+            Some(fitted) => (fitted.network, fitted.standardizers),
+            None => {
+                let theta = Standardizer::fit(data.theta());
+                let x = Standardizer::fit(data.x());
+                let model = RatioClassifier::new(&self.config.classifier, &theta, &x, &mut seeded(seed), &device);
+                (model, (theta, x))
+            }
+        };
         let loss_kind = self.config.loss.clone();
         let loss = move |m: &RatioClassifier, theta: Tensor<2>, x: Tensor<2>| match loss_kind {
             NreLoss::Binary => binary_loss(m, theta, x),
             NreLoss::Contrastive { atoms } => contrastive_loss(m, theta, x, atoms),
         };
-        let (model, report) = train(model, data.theta(), data.x(), loss, &self.config.training, &device, progress)?;
-        let mut header = self.simulations.header(
-            Method::Nre,
-            EstimatorConfig::default(),
-            (theta_standardizer, x_standardizer),
-            &report,
-        );
+        let (network, report) = train(model, data.theta(), data.x(), loss, &training, &device, progress)?;
+        Ok((Fitted { network, standardizers }, report))
+    }
+
+    /// The MCMC posterior of a trained classifier.
+    fn mcmc_posterior(&self, fitted: &Fitted<RatioClassifier>, report: &TrainReport) -> Result<McmcPosterior> {
+        let mut header =
+            self.simulations.header(Method::Nre, EstimatorConfig::default(), fitted.standardizers.clone(), report);
         header.classifier = Some(self.config.classifier.clone());
         header.mcmc = Some(self.config.mcmc.clone());
-        Ok((McmcPosterior::new(Network::Ratio(model.valid()), header)?, report))
+        McmcPosterior::new(Network::Ratio(fitted.network.clone().valid()), header)
+    }
+}
+
+/// SNRE (sbi's `SNRE_B` with the default loss): every round trains the classifier with the
+/// configured loss on the data of all rounds, the contrasting θ's drawn from the same pooled data
+/// (the rounds' proposal mixture p̃). The optimal logit is then log p(x | θ) − log p̃(x) + c(x),
+/// so the posterior stays p(θ) exp f(θ, x_o) up to a constant.
+impl RoundMethod for Nre {
+    type Network = RatioClassifier;
+    type Posterior = McmcPosterior;
+
+    fn prior(&self) -> &Distribution {
+        self.simulations.prior()
+    }
+
+    fn append_round(&mut self, data: Dataset) -> Result<DroppedRows> {
+        self.simulations.append(data)
+    }
+
+    fn fit_round(
+        &self,
+        _round: usize,
+        warm: Option<Fitted<RatioClassifier>>,
+        seed: u64,
+        progress: &mut dyn FnMut(&EpochProgress),
+    ) -> Result<(Fitted<RatioClassifier>, TrainReport)> {
+        self.fit(warm, seed, progress)
+    }
+
+    fn training_seed(&self) -> u64 {
+        self.config.training.seed
+    }
+
+    fn posterior(&self, fitted: &Fitted<RatioClassifier>, report: &TrainReport) -> Result<McmcPosterior> {
+        self.mcmc_posterior(fitted, report)
     }
 }

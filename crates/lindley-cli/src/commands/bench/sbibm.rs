@@ -10,8 +10,14 @@
 //! own run with the whole budget (seed + observation number), as in sbibm, and 10,000 samples from
 //! a KDE of the accepted particles (cross-validated bandwidth as in sbibm; unlike sbibm, weighted by
 //! the SMC importance weights, with draws outside the prior support redrawn, and the data z-scored
-//! per coordinate — which changes nothing on tasks whose coordinates share a scale). For them the `train s` column is the ABC run (simulations
-//! included) and `epochs` is the number of populations (1 for rejection ABC).
+//! per coordinate — which changes nothing on tasks whose coordinates share a scale). For them the
+//! `train s` column is the ABC run (simulations included) and `epochs` is the number of
+//! populations (1 for rejection ABC).
+//!
+//! SNPE, SNLE and SNRE (`--method snpe|snle|snre`) are not amortised: as in sbibm, one run of
+//! `--rounds` rounds per observation, the budget split evenly over the rounds; their train seconds
+//! cover all rounds (proposal sampling and simulation included) and their epochs are summed over
+//! the rounds.
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -20,9 +26,12 @@ use anyhow::{Context, Result, bail};
 use lindley::data::Dataset;
 use lindley::diagnostics::c2st::{C2stConfig, c2st};
 use lindley::inference::abc::{AbcProblem, RejectionConfig, Resampling, SmcConfig, rejection_abc, smc_abc};
-use lindley::inference::{Nle, NleConfig, Npe, NpeConfig, Nre, NreConfig, Posterior, SampleOptions};
+use lindley::inference::{
+    Nle, NleConfig, Npe, NpeConfig, Nre, NreConfig, Posterior, RoundMethod, SampleOptions, SequentialConfig, run_rounds,
+};
 use lindley::simulators::{Task, sbibm};
-use lindley::train::{EpochProgress, TrainReport};
+use lindley::train::EpochProgress;
+use ndarray::ArrayView1;
 use serde::Serialize;
 
 use super::{median, published};
@@ -31,9 +40,12 @@ use crate::progress;
 /// Arguments of `lindley bench sbibm`.
 #[derive(clap::Args)]
 pub struct Args {
-    /// Inference method: npe, nle, nre, rej-abc or smc-abc.
+    /// Inference method: npe, nle, nre, sequential snpe, snle, snre, or rej-abc, smc-abc.
     #[arg(long, default_value = "npe")]
     method: String,
+    /// Rounds of the sequential methods (sbibm: 10).
+    #[arg(long, default_value_t = 10)]
+    rounds: usize,
     /// Comma-separated task names, or `all` (the tasks with reference posteriors).
     #[arg(long, default_value = "all")]
     tasks: String,
@@ -84,14 +96,22 @@ enum Settings {
     SmcAbc(SmcConfig),
 }
 
+/// A trained posterior with what its training cost.
+struct Trained {
+    posterior: Box<dyn Posterior>,
+    seconds: f64,
+    epochs: usize,
+}
+
 impl Settings {
-    /// The method's settings file, or its defaults.
+    /// The settings file of the method (`npe`, `nle`, `nre`, or their sequential versions), or its
+    /// defaults.
     fn read(method: &str, path: Option<&PathBuf>) -> Result<Self> {
         Ok(match method {
-            "nle" => Settings::Nle(super::super::read_config(path)?),
-            "nre" => Settings::Nre(super::super::read_config(path)?),
             "rej-abc" => Settings::RejAbc(super::super::read_config(path)?),
             "smc-abc" => Settings::SmcAbc(super::super::read_config(path)?),
+            "nle" | "snle" => Settings::Nle(super::super::read_config(path)?),
+            "nre" | "snre" => Settings::Nre(super::super::read_config(path)?),
             _ => Settings::Npe(super::super::read_config(path)?),
         })
     }
@@ -103,13 +123,13 @@ impl Settings {
         data: Dataset,
         seed: u64,
         progress: &mut dyn FnMut(&EpochProgress),
-    ) -> Result<(Box<dyn Posterior>, TrainReport)> {
+    ) -> Result<Trained> {
         let report_dropped = |dropped: lindley::data::DroppedRows| {
             if dropped.count > 0 {
                 tracing::info!("{}: {dropped}", task.name);
             }
         };
-        Ok(match self {
+        let (posterior, report): (Box<dyn Posterior>, _) = match self {
             Settings::Npe(config) => {
                 let mut config = config.clone();
                 config.training.seed = seed;
@@ -135,7 +155,60 @@ impl Settings {
                 (Box::new(posterior), report)
             }
             Settings::RejAbc(_) | Settings::SmcAbc(_) => bail!("ABC methods train no network"),
-        })
+        };
+        Ok(Trained { posterior, seconds: report.seconds, epochs: report.epochs })
+    }
+
+    /// Run the sequential version of the method at `observation`: `rounds` rounds of `budget`
+    /// simulations in all, proposals, simulations and training seeded by `seed`.
+    fn train_sequential(
+        &self,
+        task: &Task,
+        observation: ArrayView1<f64>,
+        budget: usize,
+        rounds: usize,
+        seed: u64,
+        progress: &mut dyn FnMut(&EpochProgress),
+    ) -> Result<Trained> {
+        fn run<M: RoundMethod>(
+            mut method: M,
+            task: &Task,
+            observation: ArrayView1<f64>,
+            budget: usize,
+            config: &SequentialConfig,
+            progress: &mut dyn FnMut(&EpochProgress),
+        ) -> Result<Trained>
+        where
+            M::Posterior: 'static,
+        {
+            let (posterior, report) =
+                run_rounds(&mut method, task.simulator.as_ref(), observation, budget, config, &mut |_, p| progress(p))?;
+            for round in &report.rounds {
+                for warning in &round.warnings {
+                    tracing::warn!("{}, round {}: {warning}", task.name, round.round);
+                }
+            }
+            Ok(Trained { posterior: Box::new(posterior), seconds: report.seconds, epochs: report.total_epochs() })
+        }
+        let config = SequentialConfig { rounds, seed, ..Default::default() };
+        match self {
+            Settings::Npe(c) => {
+                let mut c = c.clone();
+                c.training.seed = seed;
+                run(Npe::for_task(task, c), task, observation, budget, &config, progress)
+            }
+            Settings::Nle(c) => {
+                let mut c = c.clone();
+                c.training.seed = seed;
+                run(Nle::for_task(task, c), task, observation, budget, &config, progress)
+            }
+            Settings::Nre(c) => {
+                let mut c = c.clone();
+                c.training.seed = seed;
+                run(Nre::for_task(task, c), task, observation, budget, &config, progress)
+            }
+            Settings::RejAbc(_) | Settings::SmcAbc(_) => bail!("ABC methods have no sequential rounds"),
+        }
     }
 }
 
@@ -216,9 +289,11 @@ fn parse_observations(text: &str) -> Result<Vec<usize>> {
 
 /// Run the benchmark and print its table.
 pub fn run(args: Args) -> Result<()> {
-    if !["npe", "nle", "nre", "rej-abc", "smc-abc"].contains(&args.method.as_str()) {
-        bail!("unknown method '{}'; this build benchmarks: npe, nle, nre, rej-abc, smc-abc", args.method);
+    const METHODS: [&str; 8] = ["npe", "nle", "nre", "snpe", "snle", "snre", "rej-abc", "smc-abc"];
+    if !METHODS.contains(&args.method.as_str()) {
+        bail!("unknown method '{}'; this build benchmarks: {}", args.method, METHODS.join(", "));
     }
+    let sequential = ["snpe", "snle", "snre"].contains(&args.method.as_str());
     let observations = parse_observations(&args.observations)?;
     let tasks: Vec<String> = if args.tasks == "all" {
         sbibm::NAMES.iter().filter(|name| sbibm::has_reference(name)).map(|s| s.to_string()).collect()
@@ -237,19 +312,42 @@ pub fn run(args: Args) -> Result<()> {
             records.extend(run_abc(&args, &settings, &task, &observations)?);
             continue;
         }
-        let (theta, x) = task.sample_joint(args.budget, args.seed)?;
-        let data = lindley::data::Dataset::new(theta, x)?;
-        let (bar, mut update) = progress::training(name);
-        let (posterior, report) = settings.train(&task, data, args.seed, &mut update)?;
-        bar.finish_and_clear();
+        let amortised = if sequential {
+            None
+        } else {
+            let (theta, x) = task.sample_joint(args.budget, args.seed)?;
+            let data = lindley::data::Dataset::new(theta, x)?;
+            let (bar, mut update) = progress::training(name);
+            let trained = settings.train(&task, data, args.seed, &mut update)?;
+            bar.finish_and_clear();
+            Some(trained)
+        };
         let published = published::c2st(&args.method, name, args.budget);
         let mut task_records = Vec::new();
         let bar = progress::counter(&format!("{name}: sample + C2ST"), observations.len() as u64);
         for &k in &observations {
             bar.set_message(format!("observation {k}"));
             let reference = sbibm::reference(name, k)?;
+            let per_observation;
+            let trained = match &amortised {
+                Some(trained) => trained,
+                None => {
+                    let label = format!("{name}, observation {k}");
+                    let (bar, mut update) = progress::training(&label);
+                    per_observation = settings.train_sequential(
+                        &task,
+                        reference.observation.view(),
+                        args.budget,
+                        args.rounds,
+                        args.seed,
+                        &mut update,
+                    )?;
+                    bar.finish_and_clear();
+                    &per_observation
+                }
+            };
             let start = Instant::now();
-            let samples = posterior.sample(
+            let samples = trained.posterior.sample(
                 args.samples,
                 reference.observation.view(),
                 args.seed + k as u64,
@@ -272,24 +370,31 @@ pub fn run(args: Args) -> Result<()> {
                 seed: args.seed,
                 c2st: score,
                 published_c2st: published,
-                train_seconds: report.seconds,
-                epochs: report.epochs,
+                train_seconds: trained.seconds,
+                epochs: trained.epochs,
                 sample_seconds,
                 acceptance_rate: samples.acceptance_rate,
                 warnings: samples.warnings.clone(),
             });
+            tracing::info!(
+                "{name}, observation {k}: C2ST {score:.3}, {} epochs, train {:.1} s",
+                trained.epochs,
+                trained.seconds
+            );
             bar.inc(1);
         }
         bar.finish_and_clear();
         let mean = task_records.iter().map(|r| r.c2st).sum::<f64>() / task_records.len() as f64;
         let sample_seconds = median(&task_records.iter().map(|r| r.sample_seconds).collect::<Vec<_>>());
+        let train_seconds = median(&task_records.iter().map(|r| r.train_seconds).collect::<Vec<_>>());
+        let epochs = median(&task_records.iter().map(|r| r.epochs as f64).collect::<Vec<_>>());
         let (published_text, delta) = match published {
             Some(p) => (format!("{p:.2}"), format!("{:+.3}", mean - p)),
             None => ("—".into(), "—".into()),
         };
         println!(
-            "{:<24} {:>8.3} {:>10} {:>8} {:>8} {:>9.1} {:>12.3}",
-            name, mean, published_text, delta, report.epochs, report.seconds, sample_seconds
+            "{:<24} {:>8.3} {:>10} {:>8} {:>8.0} {:>9.1} {:>12.3}",
+            name, mean, published_text, delta, epochs, train_seconds, sample_seconds
         );
         records.extend(task_records);
     }
