@@ -1,20 +1,24 @@
 //! Tests of the differentiable simulators, the learned critic bounds and MPR-GA against the
 //! linear-Gaussian problems' analytic EIG.
 
+use std::cmp::Ordering;
+
 use burn::prelude::*;
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2, array};
 use rand::Rng;
 
 use super::eig::infonce::simulate_at;
-use super::eig::{CriticConfig, CriticObjective, InfoNce};
+use super::eig::{CriticConfig, CriticObjective, EigEstimate, EigEstimator, FlowEig, FlowEigConfig, FlowEigKind, InfoNce};
 use super::optimize::{MprgaConfig, mprga};
 use super::problems::{
     DIFFERENTIABLE_PROBLEM_NAMES, DesignBox, DesignProblem, DifferentiableProblem, LinearGaussian,
     differentiable_problem, standard_normal,
 };
 use crate::Result;
+use crate::flows::{EstimatorConfig, EstimatorKind};
 use crate::rng::{LindleyRng, seeded};
 use crate::tensor_ops::{matrix_to_tensor, tensor_to_matrix};
+use crate::train::TrainConfig;
 
 #[test]
 fn tensor_simulation_matches_ndarray_simulation_with_the_same_noise() {
@@ -175,6 +179,9 @@ impl DesignProblem for NanRegion {
     fn sample_prior(&self, n: usize, rng: &mut LindleyRng) -> Array2<f64> {
         self.0.sample_prior(n, rng)
     }
+    fn log_prior(&self, theta: ArrayView2<f64>) -> Result<Array1<f64>> {
+        self.0.log_prior(theta)
+    }
     fn simulate(&self, theta: ArrayView2<f64>, design: ArrayView2<f64>, rng: &mut LindleyRng) -> Result<Array2<f64>> {
         let mut y = self.0.simulate(theta, design, rng)?;
         for (i, mut row) in y.outer_iter_mut().enumerate() {
@@ -241,4 +248,109 @@ fn mprga_step_timing_source_finding_2d() {
         let result = mprga(problem.as_ref(), None, &config, &mut |_| {}).unwrap();
         println!("source-finding-2d M = {restarts}: {:.3} s per step", result.seconds_per_step);
     }
+}
+
+/// Small MAF flows and a short training run for the learned-density EIG tests.
+fn small_flows(simulations: usize) -> FlowEigConfig {
+    FlowEigConfig {
+        estimator: EstimatorConfig { kind: EstimatorKind::Maf, transforms: 2, hidden: 32, ..Default::default() },
+        training: TrainConfig {
+            batch_size: 256,
+            learning_rate: 2e-3,
+            patience: 5,
+            max_epochs: 40,
+            ..Default::default()
+        },
+        simulations,
+        outer: 4000,
+    }
+}
+
+/// Five designs of linear-gaussian-p2 with analytic EIG between 0.55 and 0.90 nats.
+fn five_designs() -> Array2<f64> {
+    array![[1.0, 1.0], [1.0, -0.4], [-0.6, 0.8], [0.5, -1.0], [-1.0, -0.2]]
+}
+
+/// Assert each estimate against the analytic EIG: within `relative` of it, and for a lower
+/// (upper) bound not above (below) it by more than three standard errors.
+fn check_against_truth(
+    label: &str,
+    problem: &LinearGaussian,
+    designs: ArrayView2<f64>,
+    estimates: &[EigEstimate],
+    relative: f64,
+    bound: Option<Ordering>,
+) {
+    for (j, (design, e)) in designs.outer_iter().zip(estimates).enumerate() {
+        let truth = problem.analytic_eig(design).unwrap();
+        eprintln!("{label} design {j} {design}: {:.4} ± {:.4}, truth {truth:.4}", e.eig, e.stderr);
+        assert!(
+            (e.eig - truth).abs() <= relative * truth,
+            "{label} design {j}: {:.4} ± {:.4} not within {relative} of {truth:.4}",
+            e.eig,
+            e.stderr
+        );
+        match bound {
+            Some(Ordering::Less) => assert!(
+                e.eig <= truth + 3.0 * e.stderr,
+                "{label} design {j}: lower bound {:.4} ± {:.4} above truth {truth:.4}",
+                e.eig,
+                e.stderr
+            ),
+            Some(Ordering::Greater) => assert!(
+                e.eig >= truth - 3.0 * e.stderr,
+                "{label} design {j}: upper bound {:.4} ± {:.4} below truth {truth:.4}",
+                e.eig,
+                e.stderr
+            ),
+            _ => {}
+        }
+    }
+}
+
+#[test]
+fn barber_agakov_with_a_design_amortised_posterior_flow_is_a_tight_lower_bound() {
+    let problem = LinearGaussian::new(2).unwrap();
+    let designs = five_designs();
+    let ba = FlowEig::train(&problem, &[FlowEigKind::BarberAgakov], &small_flows(20_000), None, 11).unwrap();
+    eprintln!("BA p2: trained in {:.1} s", ba.train_seconds());
+    let estimates = ba.estimate(&problem, designs.view(), 5).unwrap();
+    check_against_truth("BA p2", &problem, designs.view(), &estimates, 0.1, Some(Ordering::Less));
+    // Same seed, same estimate; the NLE flows were not trained.
+    assert_eq!(ba.estimate(&problem, designs.view(), 5).unwrap(), estimates);
+    let mut ba = ba;
+    assert!(ba.set_kind(FlowEigKind::NleDirect).unwrap_err().to_string().contains("likelihood q(y | θ, ξ)"));
+    let other = LinearGaussian::new(10).unwrap();
+    assert!(ba.estimate(&other, Array2::zeros((1, 10)).view(), 5).is_err());
+}
+
+#[test]
+fn nle_direct_and_marginal_upper_bound_match_analytic_eig() {
+    let problem = LinearGaussian::new(2).unwrap();
+    let designs = five_designs();
+    let kinds = [FlowEigKind::NleDirect, FlowEigKind::MarginalUpper];
+    let mut flows = FlowEig::train(&problem, &kinds, &small_flows(20_000), None, 12).unwrap();
+    eprintln!("NLE + marginal p2: trained in {:.1} s", flows.train_seconds());
+    let nle = flows.estimate(&problem, designs.view(), 6).unwrap();
+    check_against_truth("NLE p2", &problem, designs.view(), &nle, 0.1, None);
+    flows.set_kind(FlowEigKind::MarginalUpper).unwrap();
+    let upper = flows.estimate(&problem, designs.view(), 6).unwrap();
+    check_against_truth("upper p2", &problem, designs.view(), &upper, 0.15, Some(Ordering::Greater));
+}
+
+#[test]
+fn learned_density_estimators_on_linear_gaussian_p10_at_one_design() {
+    let problem = LinearGaussian::new(10).unwrap();
+    let design = Array2::from_shape_fn((1, 10), |(_, j)| if j % 2 == 0 { 1.0 } else { -1.0 });
+    let kinds = [FlowEigKind::BarberAgakov, FlowEigKind::NleDirect, FlowEigKind::MarginalUpper];
+    let mut flows = FlowEig::train(&problem, &kinds, &small_flows(10_000), Some(design.view()), 13).unwrap();
+    eprintln!("BA + NLE + marginal p10: trained in {:.1} s", flows.train_seconds());
+    let ba = flows.estimate(&problem, design.view(), 7).unwrap();
+    check_against_truth("BA p10", &problem, design.view(), &ba, 0.1, Some(Ordering::Less));
+    flows.set_kind(FlowEigKind::NleDirect).unwrap();
+    let nle = flows.estimate(&problem, design.view(), 7).unwrap();
+    check_against_truth("NLE p10", &problem, design.view(), &nle, 0.1, None);
+    flows.set_kind(FlowEigKind::MarginalUpper).unwrap();
+    let upper = flows.estimate(&problem, design.view(), 7).unwrap();
+    check_against_truth("upper p10", &problem, design.view(), &upper, 0.15, Some(Ordering::Greater));
 }
