@@ -8,7 +8,7 @@ use ndarray::{Array1, Array2, ArrayView1, ArrayView2, array};
 use rand::Rng;
 
 use super::eig::infonce::simulate_at;
-use super::eig::{CriticConfig, CriticObjective, EigEstimate, EigEstimator, FlowEig, FlowEigConfig, FlowEigKind, InfoNce};
+use super::eig::{CriticConfig, CriticObjective, DensityRole, EigEstimate, EigEstimator, FlowEig, FlowEigConfig, FlowEigKind, InfoNce};
 use super::optimize::{MprgaConfig, mprga};
 use super::problems::{
     DIFFERENTIABLE_PROBLEM_NAMES, DesignBox, DesignProblem, DifferentiableProblem, LinearGaussian,
@@ -257,13 +257,22 @@ fn small_flows(simulations: usize) -> FlowEigConfig {
         training: TrainConfig {
             batch_size: 256,
             learning_rate: 2e-3,
-            patience: 5,
-            max_epochs: 40,
+            patience: 10,
+            max_epochs: 100,
             ..Default::default()
         },
         simulations,
         outer: 4000,
     }
+}
+
+/// Print the training time and the epochs of every trained flow (seen with `--nocapture`).
+fn report_training(label: &str, flows: &FlowEig) {
+    let epochs: Vec<String> = [DensityRole::Posterior, DensityRole::Likelihood, DensityRole::Marginal]
+        .into_iter()
+        .filter_map(|role| flows.density(role).map(|d| format!("{role:?} {} epochs", d.report().epochs)))
+        .collect();
+    eprintln!("{label}: trained in {:.1} s ({})", flows.train_seconds(), epochs.join(", "));
 }
 
 /// Five designs of linear-gaussian-p2 with analytic EIG between 0.55 and 0.90 nats.
@@ -313,7 +322,7 @@ fn barber_agakov_with_a_design_amortised_posterior_flow_is_a_tight_lower_bound()
     let problem = LinearGaussian::new(2).unwrap();
     let designs = five_designs();
     let ba = FlowEig::train(&problem, &[FlowEigKind::BarberAgakov], &small_flows(20_000), None, 11).unwrap();
-    eprintln!("BA p2: trained in {:.1} s", ba.train_seconds());
+    report_training("BA p2", &ba);
     let estimates = ba.estimate(&problem, designs.view(), 5).unwrap();
     check_against_truth("BA p2", &problem, designs.view(), &estimates, 0.1, Some(Ordering::Less));
     // Same seed, same estimate; the NLE flows were not trained.
@@ -330,7 +339,7 @@ fn nle_direct_and_marginal_upper_bound_match_analytic_eig() {
     let designs = five_designs();
     let kinds = [FlowEigKind::NleDirect, FlowEigKind::MarginalUpper];
     let mut flows = FlowEig::train(&problem, &kinds, &small_flows(20_000), None, 12).unwrap();
-    eprintln!("NLE + marginal p2: trained in {:.1} s", flows.train_seconds());
+    report_training("NLE + marginal p2", &flows);
     let nle = flows.estimate(&problem, designs.view(), 6).unwrap();
     check_against_truth("NLE p2", &problem, designs.view(), &nle, 0.1, None);
     flows.set_kind(FlowEigKind::MarginalUpper).unwrap();
@@ -344,7 +353,7 @@ fn learned_density_estimators_on_linear_gaussian_p10_at_one_design() {
     let design = Array2::from_shape_fn((1, 10), |(_, j)| if j % 2 == 0 { 1.0 } else { -1.0 });
     let kinds = [FlowEigKind::BarberAgakov, FlowEigKind::NleDirect, FlowEigKind::MarginalUpper];
     let mut flows = FlowEig::train(&problem, &kinds, &small_flows(10_000), Some(design.view()), 13).unwrap();
-    eprintln!("BA + NLE + marginal p10: trained in {:.1} s", flows.train_seconds());
+    report_training("BA + NLE + marginal p10", &flows);
     let ba = flows.estimate(&problem, design.view(), 7).unwrap();
     check_against_truth("BA p10", &problem, design.view(), &ba, 0.1, Some(Ordering::Less));
     flows.set_kind(FlowEigKind::NleDirect).unwrap();
