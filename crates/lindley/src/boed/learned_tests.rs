@@ -253,7 +253,7 @@ fn mprga_step_timing_source_finding_2d() {
 /// Small MAF flows and a short training run for the learned-density EIG tests.
 fn small_flows(simulations: usize) -> FlowEigConfig {
     FlowEigConfig {
-        estimator: EstimatorConfig { kind: EstimatorKind::Maf, transforms: 2, hidden: 32, ..Default::default() },
+        estimator: EstimatorConfig { kind: EstimatorKind::Maf, transforms: 2, hidden: 64, ..Default::default() },
         training: TrainConfig {
             batch_size: 256,
             learning_rate: 2e-3,
