@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use lindley::boed::eig::{ContrastiveEig, ContrastiveKind, EigEstimator, FlowEig, FlowEigConfig, FlowEigKind};
-use lindley::boed::optimize::{MprgaConfig, mprga};
+use lindley::boed::optimize::{MprgaConfig, MprgaEstimator, mprga};
 use lindley::boed::problems::{DesignProblem, differentiable_problem, problem};
 use lindley::io::{read_matrix, write_matrix};
 use ndarray::{Array2, ArrayView2, Axis};
@@ -23,11 +23,13 @@ pub struct DesignArgs {
     #[arg(long)]
     pub problem: String,
     /// EIG estimator optimised. infonce: MPR-GA (gradient ascent through the simulator) on an
-    /// InfoNCE critic T(θ, y, ξ) trained online. ba (Barber–Agakov lower bound with a posterior
-    /// flow q(θ | y, ξ)), nle (NLE direct estimator with flows q(y | θ, ξ) and q(y | ξ)), upper
-    /// (marginal upper bound with a flow q(y | ξ) and the true likelihood): flows amortised over
-    /// the design box are trained once, every candidate design (--restarts uniform in the box, or
-    /// --prior-samples) is scored, and the best is kept (no gradient steps).
+    /// InfoNCE critic T(θ, y, ξ) trained online. ba: the Barber–Agakov lower bound with a
+    /// posterior flow q(θ | y, ξ) — MPR-GA with the flow trained online on a differentiable
+    /// problem, candidate search (below) on the others. nle (NLE direct estimator with flows
+    /// q(y | θ, ξ) and q(y | ξ)), upper (marginal upper bound with a flow q(y | ξ) and the true
+    /// likelihood): candidate search — flows amortised over the design box are trained once, every
+    /// candidate design (--restarts uniform in the box, or --prior-samples) is scored, and the best
+    /// is kept (no gradient steps).
     #[arg(long, default_value = "infonce")]
     pub estimator: String,
     /// Number of parallel restarts M (infonce), or of candidate designs (ba, nle, upper).
@@ -46,8 +48,9 @@ pub struct DesignArgs {
     /// of the quantity the design lives in; their number sets M.
     #[arg(long)]
     pub prior_samples: Option<PathBuf>,
-    /// Settings (TOML): for infonce the fields of `MprgaConfig` (the critic under `[critic]`);
-    /// for ba, nle, upper those of `FlowEigConfig` (`simulations`, `outer`, the flow under
+    /// Settings (TOML): for MPR-GA (infonce, ba on a differentiable problem) the fields of
+    /// `MprgaConfig` (the critic under `[critic]`, the BA flow under `[posterior_flow]`); for
+    /// candidate search those of `FlowEigConfig` (`simulations`, `outer`, the flow under
     /// `[estimator]`, its training under `[training]`).
     #[arg(long)]
     pub config: Option<PathBuf>,
@@ -67,14 +70,19 @@ const DESIGN_ESTIMATORS: &str = "infonce, ba, nle, upper";
 
 /// Run `lindley design`.
 pub fn run_design(args: DesignArgs) -> Result<()> {
-    if args.estimator != "infonce" {
-        let Ok(kind) = args.estimator.parse::<FlowEigKind>() else {
-            bail!("unknown design estimator '{}'; available: {DESIGN_ESTIMATORS}", args.estimator);
-        };
-        return run_design_learned(args, kind);
-    }
+    let estimator = match args.estimator.as_str() {
+        "infonce" => MprgaEstimator::InfoNce,
+        "ba" if differentiable_problem(&args.problem).is_ok() => MprgaEstimator::BarberAgakov,
+        other => {
+            let Ok(kind) = other.parse::<FlowEigKind>() else {
+                bail!("unknown design estimator '{other}'; available: {DESIGN_ESTIMATORS}");
+            };
+            return run_design_learned(args, kind);
+        }
+    };
     let target = differentiable_problem(&args.problem)?;
     let mut config: MprgaConfig = super::read_config(args.config.as_ref())?;
+    config.estimator = estimator;
     config.seed = args.seed;
     if let Some(restarts) = args.restarts {
         config.restarts = restarts;
@@ -97,7 +105,7 @@ pub fn run_design(args: DesignArgs) -> Result<()> {
     let result = mprga(target.as_ref(), initial.as_ref().map(|a| a.view()), &config, &mut |p| {
         bar.set_position(p.step as u64);
         bar.set_message(format!(
-            "best EIG {:.4} · critic loss {:.4} · {} running",
+            "best EIG {:.4} · model loss {:.4} · {} running",
             p.best_eig, p.critic_loss, p.running
         ));
     })?;

@@ -15,18 +15,20 @@
 
 use std::time::Instant;
 
+use burn::optim::{AdamWConfig, GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 use ndarray::{Array2, ArrayView2, Axis, concatenate, s};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 
 use super::contrastive::summarise;
+use super::infonce::{CriticConfig, SimulationBatch, draw_inputs, simulate_at, summarise as summarise_f32};
 use super::{DesignSimulations, EigEstimate, EigEstimator, simulate_designs};
-use crate::boed::problems::DesignProblem;
+use crate::boed::problems::{DesignProblem, DifferentiableProblem};
 use crate::flows::{ConditionalDensity, ConditionalEstimator, EstimatorConfig, Standardizer};
 use crate::rng::{LindleyRng, substream};
-use crate::tensor_ops::{matrix_to_tensor, tensor_to_vec};
-use crate::train::{TrainConfig, TrainReport, train};
+use crate::tensor_ops::{matrix_to_tensor, tensor_to_matrix, tensor_to_vec, vector};
+use crate::train::{TrainConfig, TrainReport, clip_global_norm, train};
 use crate::{Error, Result};
 
 /// Rows scored by a density at once.
@@ -411,6 +413,147 @@ impl EigEstimator for FlowEig {
             let context = format!("{} {} EIG at design row {j}", problem.name(), self.kind.name());
             let summary = summarise(&terms, &context)?;
             out.push(EigEstimate { eig: summary.mean, stderr: summary.stderr });
+        }
+        Ok(out)
+    }
+}
+
+/// Pilot simulations for the standardisation of an [`OnlineBarberAgakov`] flow.
+const PILOT_ROWS: usize = 4096;
+
+/// The Barber–Agakov bound E[log q(θ | y, ξ) − log p(θ)] with a posterior flow q(θ | y, ξ)
+/// trained online on fresh pathwise simulations at the current designs (one AdamW step at a time
+/// with linear warm-up and global gradient-norm clipping, as [`InfoNce`](super::InfoNce) trains
+/// its critic) and differentiable in ξ through a [`DifferentiableProblem`]'s simulator, through
+/// both y = g(θ, ξ, ε) and the flow's context: the BA model of MPR-GA. With q fixed, the pathwise
+/// gradient ∇ξ E_{θ,ε}[log q(θ | g(θ, ξ, ε), ξ)] is the gradient of the bound (log p(θ) does not
+/// depend on ξ).
+pub struct OnlineBarberAgakov {
+    flow: ConditionalEstimator,
+    optimizer: ModuleOptimizer,
+    training: CriticConfig,
+    steps: usize,
+    device: Device,
+}
+
+impl std::fmt::Debug for OnlineBarberAgakov {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OnlineBarberAgakov").field("training", &self.training).field("steps", &self.steps).finish()
+    }
+}
+
+impl OnlineBarberAgakov {
+    /// A fresh flow of `estimator` on `device` (an autodiff device for training), initialised from
+    /// `rng`, with θ and [y, ξ] z-scored by a pilot batch of prior draws simulated at designs
+    /// uniform in the box (failed simulations left out). Of `training` the learning rate, weight
+    /// decay, warm-up, batch size and clipping are used (the critic's architecture is not).
+    pub fn new(
+        problem: &dyn DifferentiableProblem,
+        estimator: &EstimatorConfig,
+        training: CriticConfig,
+        rng: &mut LindleyRng,
+        device: &Device,
+    ) -> Result<Self> {
+        training.validate()?;
+        let pilot = simulate_designs(problem, None, PILOT_ROWS, rng)?.finite();
+        if pilot.len() < 2 {
+            return Err(Error::Simulator(format!(
+                "{}: fewer than 2 of {PILOT_ROWS} pilot simulations (for the posterior flow's standardisation) are finite",
+                problem.name()
+            )));
+        }
+        let (inputs, context) = DensityRole::Posterior.columns(&pilot);
+        let flow = ConditionalEstimator::new(
+            estimator,
+            Standardizer::fit(inputs.view()),
+            Standardizer::fit(context.view()),
+            rng,
+            device,
+        );
+        let optimizer = AdamWConfig::new().with_epsilon(1e-8).with_weight_decay(training.weight_decay as f32).init();
+        Ok(OnlineBarberAgakov { flow, optimizer, training, steps: 0, device: device.clone() })
+    }
+
+    /// The posterior flow q(θ | [y, ξ]).
+    pub fn flow(&self) -> &ConditionalEstimator {
+        &self.flow
+    }
+
+    /// Training steps taken so far.
+    pub fn steps(&self) -> usize {
+        self.steps
+    }
+
+    /// Per-row terms log q(θᵢ | yᵢ, ξᵢ) − log p(θᵢ) of a batch under `flow`; differentiable in the
+    /// designs when the batch was simulated from designs that require gradients (freeze the flow
+    /// with `no_grad` to leave its parameters out).
+    pub fn batch_terms(
+        flow: &ConditionalEstimator,
+        problem: &dyn DifferentiableProblem,
+        batch: &SimulationBatch,
+    ) -> Result<Tensor<1>> {
+        let log_prior = problem.log_prior(tensor_to_matrix(batch.theta.clone()).view())?;
+        let log_prior: Vec<f32> = log_prior.iter().map(|&v| v as f32).collect();
+        let context = Tensor::cat(vec![batch.y.clone(), batch.design.clone()], 1);
+        Ok(flow.log_prob(batch.theta.clone(), context) - vector(&log_prior, &batch.theta.device()))
+    }
+
+    /// One AdamW step of the flow's negative log-likelihood on `batch_size` fresh simulations at
+    /// `designs [M, Dξ]` (design m gets rows m, m + M, …). Returns the loss; a non-finite loss is
+    /// an [`Error::Training`].
+    pub fn train_step(
+        &mut self,
+        problem: &dyn DifferentiableProblem,
+        designs: ArrayView2<f64>,
+        rng: &mut LindleyRng,
+    ) -> Result<f64> {
+        let m = designs.nrows();
+        if m == 0 {
+            return Err(Error::InvalidInput("posterior flow training needs at least one design".into()));
+        }
+        let rows = self.training.batch_size;
+        let spread = Array2::from_shape_fn((rows, designs.ncols()), |(i, j)| designs[[i % m, j]]);
+        let design = matrix_to_tensor(spread.view(), &self.device);
+        let (theta, noise) = draw_inputs(problem, rows, rng, &self.device);
+        let y = problem.simulate_tensor(theta.clone(), design.clone(), noise);
+        let loss = self.flow.log_prob(theta, Tensor::cat(vec![y, design], 1)).mean().neg();
+        let value = loss.clone().into_scalar::<f32>() as f64;
+        if !value.is_finite() {
+            return Err(Error::Training(format!(
+                "the posterior flow's training loss became {value} at step {}; try a lower learning rate",
+                self.steps + 1
+            )));
+        }
+        let mut grads = GradientsParams::from_grads(loss.backward(), &self.flow);
+        clip_global_norm(&self.flow, &mut grads, self.training.clip_grad_norm);
+        self.steps += 1;
+        let warmup = (self.steps as f64 / self.training.warmup_steps.max(1) as f64).min(1.0);
+        self.flow = self.optimizer.step(self.training.learning_rate * warmup, self.flow.clone(), grads);
+        Ok(value)
+    }
+
+    /// The BA bound at every row of `designs [m, Dξ]` from `outer` fresh pathwise simulations per
+    /// design, with the same draws at every design (common random numbers), without gradients;
+    /// a failed simulation makes that design's estimate NaN.
+    pub fn estimate(
+        &self,
+        problem: &dyn DifferentiableProblem,
+        designs: ArrayView2<f64>,
+        outer: usize,
+        seed: u64,
+    ) -> Result<Vec<EigEstimate>> {
+        if outer < 2 {
+            return Err(Error::InvalidInput(format!("BA EIG needs at least 2 outer samples, got {outer}")));
+        }
+        problem.design_box().check(designs)?;
+        let flow = self.flow.valid();
+        let device = self.device.clone().inner();
+        let mut out = Vec::with_capacity(designs.nrows());
+        for design in designs.outer_iter() {
+            let mut rng = substream(seed, OUTER_STREAM);
+            let one = matrix_to_tensor(design.insert_axis(Axis(0)), &device);
+            let batch = simulate_at(problem, one, outer, &mut rng);
+            out.push(summarise_f32(&tensor_to_vec(Self::batch_terms(&flow, problem, &batch)?)));
         }
         Ok(out)
     }

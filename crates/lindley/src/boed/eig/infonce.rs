@@ -85,7 +85,7 @@ impl Default for CriticConfig {
 }
 
 impl CriticConfig {
-    fn validate(&self) -> Result<()> {
+    pub(crate) fn validate(&self) -> Result<()> {
         if self.hidden.is_empty() || self.hidden.contains(&0) {
             return Err(Error::InvalidInput(format!(
                 "critic needs at least one hidden layer, all of positive width (got {:?})",
@@ -229,7 +229,7 @@ pub struct SimulationBatch {
 }
 
 /// θ from the prior and noise ε for `rows` simulations, uploaded to `device`.
-fn draw_inputs(
+pub(crate) fn draw_inputs(
     problem: &dyn DifferentiableProblem,
     rows: usize,
     rng: &mut LindleyRng,

@@ -11,7 +11,7 @@ pub mod density;
 pub mod infonce;
 
 pub use contrastive::{ContrastiveEig, ContrastiveKind, DEFAULT_CHUNK, TrajectoryEig, snmc, spce};
-pub use density::{DensityRole, FlowEig, FlowEigConfig, FlowEigKind, LearnedDensity};
+pub use density::{DensityRole, FlowEig, FlowEigConfig, FlowEigKind, LearnedDensity, OnlineBarberAgakov};
 pub use infonce::{CriticConfig, CriticObjective, InfoNce};
 
 use ndarray::{Array2, ArrayView2, Axis};
