@@ -151,9 +151,8 @@ pub fn run_design(args: DesignArgs) -> Result<()> {
 /// The PCE (true likelihood) of one chosen design as JSON, or null when switched off.
 fn chosen_pce(target: &dyn DesignProblem, chosen: ArrayView2<f64>, args: &DesignArgs) -> Result<serde_json::Value> {
     Ok(if args.pce_outer >= 2 && args.pce_inner >= 1 {
-        let estimate =
-            ContrastiveEig::new(ContrastiveKind::Pce, args.pce_outer, args.pce_inner).estimate(target, chosen, args.seed)?
-                [0];
+        let estimate = ContrastiveEig::new(ContrastiveKind::Pce, args.pce_outer, args.pce_inner)
+            .estimate(target, chosen, args.seed)?[0];
         json!({ "eig": estimate.eig, "stderr": estimate.stderr, "outer": args.pce_outer, "inner": args.pce_inner })
     } else {
         serde_json::Value::Null
@@ -191,11 +190,8 @@ fn run_design_learned(args: DesignArgs, kind: FlowEigKind) -> Result<()> {
     );
     let estimator = FlowEig::train(target.as_ref(), &[kind], &config, None, args.seed)?;
     let scores = estimator.estimate(target.as_ref(), candidates.view(), args.seed.wrapping_add(1))?;
-    let (best, score) = scores
-        .iter()
-        .enumerate()
-        .max_by(|a, b| a.1.eig.total_cmp(&b.1.eig))
-        .expect("at least one candidate");
+    let (best, score) =
+        scores.iter().enumerate().max_by(|a, b| a.1.eig.total_cmp(&b.1.eig)).expect("at least one candidate");
     let chosen = candidates.select(Axis(0), &[best]);
     let pce = chosen_pce(target.as_ref(), chosen.view(), &args)?;
     let analytic = target.analytic_eig(chosen.row(0));
@@ -298,7 +294,9 @@ pub fn run_eig(args: EigArgs) -> Result<()> {
         );
     }
     let estimates = match kind {
-        Some(kind) => ContrastiveEig::new(kind, args.outer, args.inner).estimate(target.as_ref(), designs.view(), args.seed),
+        Some(kind) => {
+            ContrastiveEig::new(kind, args.outer, args.inner).estimate(target.as_ref(), designs.view(), args.seed)
+        }
         None => {
             let learned: FlowEigKind = args.estimator.parse()?;
             let mut config: FlowEigConfig = super::read_config(args.config.as_ref())?;

@@ -8,7 +8,9 @@ use ndarray::{Array1, Array2, ArrayView1, ArrayView2, array};
 use rand::Rng;
 
 use super::eig::infonce::simulate_at;
-use super::eig::{CriticConfig, CriticObjective, DensityRole, EigEstimate, EigEstimator, FlowEig, FlowEigConfig, FlowEigKind, InfoNce};
+use super::eig::{
+    CriticConfig, CriticObjective, DensityRole, EigEstimate, EigEstimator, FlowEig, FlowEigConfig, FlowEigKind, InfoNce,
+};
 use super::optimize::{MprgaConfig, MprgaEstimator, mprga};
 use super::problems::{
     DIFFERENTIABLE_PROBLEM_NAMES, DesignBox, DesignProblem, DifferentiableProblem, LinearGaussian,

@@ -23,8 +23,8 @@ use serde::{Deserialize, Serialize};
 use crate::boed::eig::EigEstimate;
 use crate::boed::eig::OnlineBarberAgakov;
 use crate::boed::eig::infonce::{CriticConfig, CriticObjective, InfoNce, SimulationBatch, simulate_at};
-use crate::flows::{EstimatorConfig, EstimatorKind};
 use crate::boed::problems::{DesignBox, DifferentiableProblem};
+use crate::flows::{EstimatorConfig, EstimatorKind};
 use crate::rng::{LindleyRng, substream};
 use crate::tensor_ops::{matrix_to_tensor, tensor_to_matrix, tensor_to_vec};
 use crate::{Error, Result};
@@ -45,7 +45,8 @@ pub enum MprgaEstimator {
     BarberAgakov,
 }
 
-/// The EIG model being trained and ascended.
+/// The EIG model being trained and ascended (one per run, so the variants' sizes do not matter).
+#[allow(clippy::large_enum_variant)]
 enum Model {
     Critic(InfoNce),
     Posterior(OnlineBarberAgakov),

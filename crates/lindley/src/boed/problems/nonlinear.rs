@@ -3,7 +3,9 @@
 use ndarray::{Array1, Array2, ArrayView2};
 use rand::Rng;
 
-use super::{DesignBox, DesignProblem, HALF_LN_2PI, map_log_likelihood, map_log_prior, map_simulation, standard_normal};
+use super::{
+    DesignBox, DesignProblem, HALF_LN_2PI, map_log_likelihood, map_log_prior, map_simulation, standard_normal,
+};
 use crate::Result;
 use crate::rng::LindleyRng;
 
