@@ -43,9 +43,11 @@ enum Command {
     #[command(subcommand)]
     Bench(commands::bench::Bench),
     /// Optimise a design by multiple parallel restart gradient ascent (MPR-GA) on a learned EIG
-    /// bound and write the design, its EIG and the optimisation trace as JSON.
+    /// bound (infonce), or pick the best of many candidates with amortised flows (ba, nle, upper),
+    /// and write the design, its EIG and the trace or the candidates' scores as JSON.
     Design(commands::design::DesignArgs),
-    /// Score designs (CSV, one per row) by a true-likelihood EIG estimator (PCE, NMC, sNMC).
+    /// Score designs (CSV, one per row) by a true-likelihood EIG estimator (PCE, NMC, sNMC) or a
+    /// learned one (Barber–Agakov, NLE direct, marginal upper bound).
     Eig(commands::design::EigArgs),
     /// A small end-to-end run (about a minute): train NPE on two_moons and compare its posterior
     /// with the reference posterior.

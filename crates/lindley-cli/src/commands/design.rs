@@ -1,14 +1,16 @@
-//! `lindley design` (optimise one design by MPR-GA) and `lindley eig` (score given designs with a
-//! true-likelihood estimator).
+//! `lindley design` (optimise one design by MPR-GA, or pick the best of many candidates with an
+//! amortised learned-density estimator) and `lindley eig` (score given designs with a
+//! true-likelihood or a learned-density estimator).
 
 use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
-use lindley::boed::eig::{ContrastiveEig, ContrastiveKind, EigEstimator};
-use lindley::boed::optimize::{MprgaConfig, mprga};
-use lindley::boed::problems::{differentiable_problem, problem};
+use lindley::boed::eig::{ContrastiveEig, ContrastiveKind, EigEstimator, FlowEig, FlowEigConfig, FlowEigKind};
+use lindley::boed::optimize::{MprgaConfig, MprgaEstimator, mprga};
+use lindley::boed::problems::{DesignProblem, differentiable_problem, problem};
 use lindley::io::{read_matrix, write_matrix};
-use ndarray::{Array2, Axis};
+use ndarray::{Array2, ArrayView2, Axis};
+use rand::Rng;
 use serde_json::json;
 
 use crate::progress;
@@ -16,13 +18,21 @@ use crate::progress;
 /// Arguments of `lindley design`.
 #[derive(clap::Args, Debug)]
 pub struct DesignArgs {
-    /// Design problem (a differentiable one: linear-gaussian-p2/p10, source-finding-2d/3d/5d).
+    /// Design problem (infonce needs a differentiable one: linear-gaussian-p2/p10,
+    /// source-finding-2d/3d/5d; ba, nle and upper take any problem).
     #[arg(long)]
     pub problem: String,
-    /// EIG estimator optimised (infonce: a critic T(θ, y, ξ) trained online).
+    /// EIG estimator optimised. infonce: MPR-GA (gradient ascent through the simulator) on an
+    /// InfoNCE critic T(θ, y, ξ) trained online. ba: the Barber–Agakov lower bound with a
+    /// posterior flow q(θ | y, ξ) — MPR-GA with the flow trained online on a differentiable
+    /// problem, candidate search (below) on the others. nle (NLE direct estimator with flows
+    /// q(y | θ, ξ) and q(y | ξ)), upper (marginal upper bound with a flow q(y | ξ) and the true
+    /// likelihood): candidate search — flows amortised over the design box are trained once, every
+    /// candidate design (--restarts uniform in the box, or --prior-samples) is scored, and the best
+    /// is kept (no gradient steps).
     #[arg(long, default_value = "infonce")]
     pub estimator: String,
-    /// Number of parallel restarts M.
+    /// Number of parallel restarts M (infonce), or of candidate designs (ba, nle, upper).
     #[arg(long)]
     pub restarts: Option<usize>,
     /// Number of optimisation steps.
@@ -38,7 +48,10 @@ pub struct DesignArgs {
     /// of the quantity the design lives in; their number sets M.
     #[arg(long)]
     pub prior_samples: Option<PathBuf>,
-    /// MPR-GA settings (TOML; fields of `MprgaConfig`, the critic under `[critic]`).
+    /// Settings (TOML): for MPR-GA (infonce, ba on a differentiable problem) the fields of
+    /// `MprgaConfig` (the critic under `[critic]`, the BA flow under `[posterior_flow]`); for
+    /// candidate search those of `FlowEigConfig` (`simulations`, `outer`, the flow under
+    /// `[estimator]`, its training under `[training]`).
     #[arg(long)]
     pub config: Option<PathBuf>,
     /// Outer samples of the true-likelihood PCE of the chosen design.
@@ -52,13 +65,24 @@ pub struct DesignArgs {
     pub out: PathBuf,
 }
 
+/// Design estimators accepted by `lindley design --estimator`.
+const DESIGN_ESTIMATORS: &str = "infonce, ba, nle, upper";
+
 /// Run `lindley design`.
 pub fn run_design(args: DesignArgs) -> Result<()> {
-    if args.estimator != "infonce" {
-        bail!("estimator '{}' is not available for design optimisation; available: infonce", args.estimator);
-    }
+    let estimator = match args.estimator.as_str() {
+        "infonce" => MprgaEstimator::InfoNce,
+        "ba" if differentiable_problem(&args.problem).is_ok() => MprgaEstimator::BarberAgakov,
+        other => {
+            let Ok(kind) = other.parse::<FlowEigKind>() else {
+                bail!("unknown design estimator '{other}'; available: {DESIGN_ESTIMATORS}");
+            };
+            return run_design_learned(args, kind);
+        }
+    };
     let target = differentiable_problem(&args.problem)?;
     let mut config: MprgaConfig = super::read_config(args.config.as_ref())?;
+    config.estimator = estimator;
     config.seed = args.seed;
     if let Some(restarts) = args.restarts {
         config.restarts = restarts;
@@ -81,22 +105,13 @@ pub fn run_design(args: DesignArgs) -> Result<()> {
     let result = mprga(target.as_ref(), initial.as_ref().map(|a| a.view()), &config, &mut |p| {
         bar.set_position(p.step as u64);
         bar.set_message(format!(
-            "best EIG {:.4} · critic loss {:.4} · {} running",
+            "best EIG {:.4} · model loss {:.4} · {} running",
             p.best_eig, p.critic_loss, p.running
         ));
     })?;
     bar.finish_and_clear();
     let chosen = Array2::from_shape_vec((1, result.design.len()), result.design.clone())?;
-    let pce = if args.pce_outer >= 2 && args.pce_inner >= 1 {
-        let estimate = ContrastiveEig::new(ContrastiveKind::Pce, args.pce_outer, args.pce_inner).estimate(
-            target.as_ref(),
-            chosen.view(),
-            args.seed,
-        )?[0];
-        json!({ "eig": estimate.eig, "stderr": estimate.stderr, "outer": args.pce_outer, "inner": args.pce_inner })
-    } else {
-        serde_json::Value::Null
-    };
+    let pce = chosen_pce(target.as_ref(), chosen.view(), &args)?;
     let analytic = target.analytic_eig(chosen.row(0));
     let document = json!({
         "problem": args.problem,
@@ -133,13 +148,97 @@ pub fn run_design(args: DesignArgs) -> Result<()> {
     Ok(())
 }
 
+/// The PCE (true likelihood) of one chosen design as JSON, or null when switched off.
+fn chosen_pce(target: &dyn DesignProblem, chosen: ArrayView2<f64>, args: &DesignArgs) -> Result<serde_json::Value> {
+    Ok(if args.pce_outer >= 2 && args.pce_inner >= 1 {
+        let estimate = ContrastiveEig::new(ContrastiveKind::Pce, args.pce_outer, args.pce_inner)
+            .estimate(target, chosen, args.seed)?[0];
+        json!({ "eig": estimate.eig, "stderr": estimate.stderr, "outer": args.pce_outer, "inner": args.pce_inner })
+    } else {
+        serde_json::Value::Null
+    })
+}
+
+/// `lindley design` with a learned-density estimator: train flows amortised over the design box
+/// once, score every candidate design with them, keep the argmax.
+fn run_design_learned(args: DesignArgs, kind: FlowEigKind) -> Result<()> {
+    let target = problem(&args.problem)?;
+    let config: FlowEigConfig = super::read_config(args.config.as_ref())?;
+    let candidates = match &args.prior_samples {
+        Some(path) => {
+            let designs =
+                read_matrix(path).with_context(|| format!("cannot read candidate designs {}", path.display()))?.1;
+            target.design_box().project(designs.view())?
+        }
+        None => {
+            let bounds = target.design_box();
+            let mut rng = lindley::rng::substream(args.seed, 100);
+            Array2::from_shape_fn((args.restarts.unwrap_or(256), bounds.dim()), |(_, j)| {
+                rng.random_range(bounds.low[j]..=bounds.high[j])
+            })
+        }
+    };
+    if candidates.nrows() == 0 {
+        bail!("no candidate designs to score");
+    }
+    eprintln!(
+        "training the {} flows of '{}' on {} simulations over the design box of {} …",
+        kind.roles().len(),
+        kind.name(),
+        config.simulations,
+        args.problem
+    );
+    let estimator = FlowEig::train(target.as_ref(), &[kind], &config, None, args.seed)?;
+    let scores = estimator.estimate(target.as_ref(), candidates.view(), args.seed.wrapping_add(1))?;
+    let (best, score) =
+        scores.iter().enumerate().max_by(|a, b| a.1.eig.total_cmp(&b.1.eig)).expect("at least one candidate");
+    let chosen = candidates.select(Axis(0), &[best]);
+    let pce = chosen_pce(target.as_ref(), chosen.view(), &args)?;
+    let analytic = target.analytic_eig(chosen.row(0));
+    let document = json!({
+        "problem": args.problem,
+        "estimator": args.estimator,
+        "restarts": candidates.nrows(),
+        "seed": args.seed,
+        "design": chosen.row(0).to_vec(),
+        "eig": score.eig,
+        "eig_stderr": score.stderr,
+        "pce": pce,
+        "analytic_eig": analytic,
+        "best_restart": best,
+        "restart_designs": candidates.outer_iter().map(|r| r.to_vec()).collect::<Vec<_>>(),
+        "restart_eig": scores.iter().map(|s| s.eig).collect::<Vec<_>>(),
+        "train_seconds": estimator.train_seconds(),
+        "training_simulations": estimator.training_simulations(),
+        "config": config,
+    });
+    std::fs::write(&args.out, serde_json::to_string_pretty(&document)?)
+        .with_context(|| format!("cannot write {}", args.out.display()))?;
+    eprintln!(
+        "design {:?}: {} EIG {:.4} ± {:.4}{} (best of {} candidates); trained in {:.1} s → {}",
+        chosen.row(0).to_vec(),
+        kind.name(),
+        score.eig,
+        score.stderr,
+        analytic.map(|a| format!(", analytic {a:.4}")).unwrap_or_default(),
+        candidates.nrows(),
+        estimator.train_seconds(),
+        args.out.display()
+    );
+    Ok(())
+}
+
 /// Arguments of `lindley eig`.
 #[derive(clap::Args, Debug)]
 pub struct EigArgs {
     /// Design problem (see the list in the error message of an unknown name).
     #[arg(long)]
     pub problem: String,
-    /// Estimator with the true likelihood: pce (lower bound), nmc, snmc (upper bound).
+    /// EIG estimator. With the true likelihood: pce (lower bound), nmc, snmc (upper bound).
+    /// Learned, with flows amortised over designs and trained first (see --config,
+    /// --simulations, --train-at-designs): ba (Barber–Agakov lower bound, posterior flow
+    /// q(θ | y, ξ)), nle (NLE direct, flows q(y | θ, ξ) and q(y | ξ); neither bound), upper
+    /// (marginal upper bound, flow q(y | ξ) and the true likelihood).
     #[arg(long, default_value = "pce")]
     pub estimator: String,
     /// Designs to score: CSV with a header (or .npy), one design per row.
@@ -148,9 +247,21 @@ pub struct EigArgs {
     /// Outer samples N per design.
     #[arg(long, default_value_t = 2000)]
     pub outer: usize,
-    /// Inner (contrastive) samples L.
+    /// Inner (contrastive) samples L (pce, nmc, snmc).
     #[arg(long, default_value_t = 10_000)]
     pub inner: usize,
+    /// Settings of the learned estimators (TOML; fields of `FlowEigConfig`: `simulations`, the
+    /// flow under `[estimator]`, its training under `[training]`); --outer and --simulations
+    /// override it.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Training simulations of the learned estimators (default 20,000).
+    #[arg(long)]
+    pub simulations: Option<usize>,
+    /// Train the learned estimators on simulations at the designs being scored only, instead of
+    /// at designs uniform in the design box.
+    #[arg(long)]
+    pub train_at_designs: bool,
     /// Seed.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -162,10 +273,13 @@ pub struct EigArgs {
 /// Run `lindley eig`.
 pub fn run_eig(args: EigArgs) -> Result<()> {
     let kind = match args.estimator.as_str() {
-        "pce" => ContrastiveKind::Pce,
-        "nmc" => ContrastiveKind::Nmc,
-        "snmc" => ContrastiveKind::Snmc,
-        other => bail!("unknown EIG estimator '{other}'; available: pce, nmc, snmc"),
+        "pce" => Some(ContrastiveKind::Pce),
+        "nmc" => Some(ContrastiveKind::Nmc),
+        "snmc" => Some(ContrastiveKind::Snmc),
+        other => match other.parse::<FlowEigKind>() {
+            Ok(_) => None,
+            Err(_) => bail!("unknown EIG estimator '{other}'; available: pce, nmc, snmc, ba, nle, upper"),
+        },
     };
     let target = problem(&args.problem)?;
     let (mut names, designs) =
@@ -179,9 +293,30 @@ pub fn run_eig(args: EigArgs) -> Result<()> {
             target.design_dim()
         );
     }
-    let estimates = ContrastiveEig::new(kind, args.outer, args.inner)
-        .estimate(target.as_ref(), designs.view(), args.seed)
-        .with_context(|| format!("scoring the designs of {}", args.designs.display()))?;
+    let estimates = match kind {
+        Some(kind) => {
+            ContrastiveEig::new(kind, args.outer, args.inner).estimate(target.as_ref(), designs.view(), args.seed)
+        }
+        None => {
+            let learned: FlowEigKind = args.estimator.parse()?;
+            let mut config: FlowEigConfig = super::read_config(args.config.as_ref())?;
+            config.outer = args.outer;
+            if let Some(simulations) = args.simulations {
+                config.simulations = simulations;
+            }
+            let at = args.train_at_designs.then(|| designs.view());
+            let estimator = FlowEig::train(target.as_ref(), &[learned], &config, at, args.seed)
+                .with_context(|| format!("training the '{}' flows", learned.name()))?;
+            eprintln!(
+                "trained the '{}' flows on {} simulations in {:.1} s",
+                learned.name(),
+                estimator.training_simulations(),
+                estimator.train_seconds()
+            );
+            estimator.estimate(target.as_ref(), designs.view(), args.seed.wrapping_add(1))
+        }
+    }
+    .with_context(|| format!("scoring the designs of {}", args.designs.display()))?;
     let scores =
         Array2::from_shape_fn(
             (estimates.len(), 2),

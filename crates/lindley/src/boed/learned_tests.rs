@@ -1,20 +1,26 @@
 //! Tests of the differentiable simulators, the learned critic bounds and MPR-GA against the
 //! linear-Gaussian problems' analytic EIG.
 
+use std::cmp::Ordering;
+
 use burn::prelude::*;
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2, array};
 use rand::Rng;
 
 use super::eig::infonce::simulate_at;
-use super::eig::{CriticConfig, CriticObjective, InfoNce};
-use super::optimize::{MprgaConfig, mprga};
+use super::eig::{
+    CriticConfig, CriticObjective, DensityRole, EigEstimate, EigEstimator, FlowEig, FlowEigConfig, FlowEigKind, InfoNce,
+};
+use super::optimize::{MprgaConfig, MprgaEstimator, mprga};
 use super::problems::{
     DIFFERENTIABLE_PROBLEM_NAMES, DesignBox, DesignProblem, DifferentiableProblem, LinearGaussian,
     differentiable_problem, standard_normal,
 };
 use crate::Result;
+use crate::flows::{EstimatorConfig, EstimatorKind};
 use crate::rng::{LindleyRng, seeded};
 use crate::tensor_ops::{matrix_to_tensor, tensor_to_matrix};
+use crate::train::TrainConfig;
 
 #[test]
 fn tensor_simulation_matches_ndarray_simulation_with_the_same_noise() {
@@ -142,6 +148,22 @@ fn mprga_finds_the_linear_gaussian_optimum_within_two_percent() {
 }
 
 #[test]
+fn mprga_on_the_barber_agakov_bound_finds_the_linear_gaussian_optimum_within_two_percent() {
+    let problem = LinearGaussian::new(2).unwrap();
+    let optimum = problem.analytic_eig(array![1.0, 1.0].view()).unwrap();
+    let config = MprgaConfig { estimator: MprgaEstimator::BarberAgakov, ..small_mprga(4, 300, 50) };
+    let result = mprga(&problem, None, &config, &mut |_| {}).unwrap();
+    let found = problem.analytic_eig(Array1::from(result.design.clone()).view()).unwrap();
+    eprintln!(
+        "MPR-GA (BA): design {:?}, analytic EIG {found:.4} (optimum {optimum:.4}), re-scored BA {:.4} ± {:.4}, {:.1} s",
+        result.design, result.eig, result.stderr, result.seconds
+    );
+    assert!(found >= 0.98 * optimum, "MPR-GA (BA) design {:?} has EIG {found:.4}, optimum {optimum:.4}", result.design);
+    assert!(result.stopped.is_empty());
+    assert!(result.eig <= optimum + 3.0 * result.stderr && result.eig > 0.8 * optimum, "re-scored {}", result.eig);
+}
+
+#[test]
 fn mprga_is_reproducible_from_its_seed() {
     let problem = LinearGaussian::new(2).unwrap();
     let config = small_mprga(3, 20, 5);
@@ -174,6 +196,9 @@ impl DesignProblem for NanRegion {
     }
     fn sample_prior(&self, n: usize, rng: &mut LindleyRng) -> Array2<f64> {
         self.0.sample_prior(n, rng)
+    }
+    fn log_prior(&self, theta: ArrayView2<f64>) -> Result<Array1<f64>> {
+        self.0.log_prior(theta)
     }
     fn simulate(&self, theta: ArrayView2<f64>, design: ArrayView2<f64>, rng: &mut LindleyRng) -> Result<Array2<f64>> {
         let mut y = self.0.simulate(theta, design, rng)?;
@@ -241,4 +266,118 @@ fn mprga_step_timing_source_finding_2d() {
         let result = mprga(problem.as_ref(), None, &config, &mut |_| {}).unwrap();
         println!("source-finding-2d M = {restarts}: {:.3} s per step", result.seconds_per_step);
     }
+}
+
+/// Small MAF flows and a short training run for the learned-density EIG tests.
+fn small_flows(simulations: usize) -> FlowEigConfig {
+    FlowEigConfig {
+        estimator: EstimatorConfig { kind: EstimatorKind::Maf, transforms: 2, hidden: 64, ..Default::default() },
+        training: TrainConfig {
+            batch_size: 256,
+            learning_rate: 2e-3,
+            patience: 10,
+            max_epochs: 100,
+            ..Default::default()
+        },
+        simulations,
+        outer: 4000,
+    }
+}
+
+/// Print the training time and the epochs of every trained flow (seen with `--nocapture`).
+fn report_training(label: &str, flows: &FlowEig) {
+    let epochs: Vec<String> = [DensityRole::Posterior, DensityRole::Likelihood, DensityRole::Marginal]
+        .into_iter()
+        .filter_map(|role| flows.density(role).map(|d| format!("{role:?} {} epochs", d.report().epochs)))
+        .collect();
+    eprintln!("{label}: trained in {:.1} s ({})", flows.train_seconds(), epochs.join(", "));
+}
+
+/// Five designs of linear-gaussian-p2 with analytic EIG between 0.55 and 0.90 nats.
+fn five_designs() -> Array2<f64> {
+    array![[1.0, 1.0], [1.0, -0.4], [-0.6, 0.8], [0.5, -1.0], [-1.0, -0.2]]
+}
+
+/// Assert each estimate against the analytic EIG: within `relative` of it, and for a lower
+/// (upper) bound not above (below) it by more than three standard errors.
+fn check_against_truth(
+    label: &str,
+    problem: &LinearGaussian,
+    designs: ArrayView2<f64>,
+    estimates: &[EigEstimate],
+    relative: f64,
+    bound: Option<Ordering>,
+) {
+    for (j, (design, e)) in designs.outer_iter().zip(estimates).enumerate() {
+        let truth = problem.analytic_eig(design).unwrap();
+        eprintln!("{label} design {j} {design}: {:.4} ± {:.4}, truth {truth:.4}", e.eig, e.stderr);
+        assert!(
+            (e.eig - truth).abs() <= relative * truth,
+            "{label} design {j}: {:.4} ± {:.4} not within {relative} of {truth:.4}",
+            e.eig,
+            e.stderr
+        );
+        match bound {
+            Some(Ordering::Less) => assert!(
+                e.eig <= truth + 3.0 * e.stderr,
+                "{label} design {j}: lower bound {:.4} ± {:.4} above truth {truth:.4}",
+                e.eig,
+                e.stderr
+            ),
+            Some(Ordering::Greater) => assert!(
+                e.eig >= truth - 3.0 * e.stderr,
+                "{label} design {j}: upper bound {:.4} ± {:.4} below truth {truth:.4}",
+                e.eig,
+                e.stderr
+            ),
+            _ => {}
+        }
+    }
+}
+
+#[test]
+fn barber_agakov_with_a_design_amortised_posterior_flow_is_a_tight_lower_bound() {
+    let problem = LinearGaussian::new(2).unwrap();
+    let designs = five_designs();
+    let ba = FlowEig::train(&problem, &[FlowEigKind::BarberAgakov], &small_flows(20_000), None, 11).unwrap();
+    report_training("BA p2", &ba);
+    let estimates = ba.estimate(&problem, designs.view(), 5).unwrap();
+    check_against_truth("BA p2", &problem, designs.view(), &estimates, 0.1, Some(Ordering::Less));
+    // Same seed, same estimate; the NLE flows were not trained.
+    assert_eq!(ba.estimate(&problem, designs.view(), 5).unwrap(), estimates);
+    let mut ba = ba;
+    assert!(ba.set_kind(FlowEigKind::NleDirect).unwrap_err().to_string().contains("likelihood q(y | θ, ξ)"));
+    let other = LinearGaussian::new(10).unwrap();
+    assert!(ba.estimate(&other, Array2::zeros((1, 10)).view(), 5).is_err());
+}
+
+#[test]
+fn nle_direct_and_marginal_upper_bound_match_analytic_eig() {
+    let problem = LinearGaussian::new(2).unwrap();
+    let designs = five_designs();
+    let kinds = [FlowEigKind::NleDirect, FlowEigKind::MarginalUpper];
+    let mut flows = FlowEig::train(&problem, &kinds, &small_flows(20_000), None, 12).unwrap();
+    report_training("NLE + marginal p2", &flows);
+    let nle = flows.estimate(&problem, designs.view(), 6).unwrap();
+    check_against_truth("NLE p2", &problem, designs.view(), &nle, 0.1, None);
+    flows.set_kind(FlowEigKind::MarginalUpper).unwrap();
+    let upper = flows.estimate(&problem, designs.view(), 6).unwrap();
+    check_against_truth("upper p2", &problem, designs.view(), &upper, 0.15, Some(Ordering::Greater));
+}
+
+#[test]
+fn learned_density_estimators_on_linear_gaussian_p10_at_one_design() {
+    let problem = LinearGaussian::new(10).unwrap();
+    let design = Array2::from_shape_fn((1, 10), |(_, j)| if j % 2 == 0 { 1.0 } else { -1.0 });
+    let kinds = [FlowEigKind::BarberAgakov, FlowEigKind::NleDirect, FlowEigKind::MarginalUpper];
+    let mut flows = FlowEig::train(&problem, &kinds, &small_flows(10_000), Some(design.view()), 13).unwrap();
+    report_training("BA + NLE + marginal p10", &flows);
+    let ba = flows.estimate(&problem, design.view(), 7).unwrap();
+    check_against_truth("BA p10", &problem, design.view(), &ba, 0.1, Some(Ordering::Less));
+    flows.set_kind(FlowEigKind::NleDirect).unwrap();
+    let nle = flows.estimate(&problem, design.view(), 7).unwrap();
+    check_against_truth("NLE p10", &problem, design.view(), &nle, 0.1, None);
+    flows.set_kind(FlowEigKind::MarginalUpper).unwrap();
+    let upper = flows.estimate(&problem, design.view(), 7).unwrap();
+    check_against_truth("upper p10", &problem, design.view(), &upper, 0.15, Some(Ordering::Greater));
 }

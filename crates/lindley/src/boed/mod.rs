@@ -11,7 +11,9 @@
 //!   whole trajectories (sPCE / sNMC of Foster et al. 2021), streamed in chunks so that very large
 //!   numbers of contrastive samples fit in bounded memory; and learned bounds with a critic
 //!   T(θ, y, ξ) ([`eig::infonce`]: InfoNCE, NWJ), trained online and differentiable in ξ through a
-//!   problem's pathwise simulator ([`problems::DifferentiableProblem`]).
+//!   problem's pathwise simulator ([`problems::DifferentiableProblem`]); and learned-density
+//!   estimators with flows amortised over designs ([`eig::density`]: the Barber–Agakov lower bound
+//!   with a posterior flow, the NLE direct estimator, the marginal upper bound).
 //! - [`optimize`]: design optimisation by multiple parallel restart gradient ascent (MPR-GA).
 
 pub mod eig;

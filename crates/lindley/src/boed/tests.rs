@@ -392,3 +392,29 @@ fn timing_pce_source_finding_2d() {
         rayon::current_num_threads()
     );
 }
+
+#[test]
+fn prior_log_densities_match_direct_formulas_and_cover_prior_draws() {
+    let at = |name: &str, theta: Array2<f64>| problem(name).unwrap().log_prior(theta.view()).unwrap();
+    let close = |a: f64, b: f64| assert!((a - b).abs() < 1e-10, "{a} vs {b}");
+    // N(0, 1) and N(0, 1/4) at 0.
+    close(at("linear-gaussian-p2", array![[0.0, 0.0]])[0], -2.0 * HALF_LN_2PI + 2f64.ln());
+    close(at("linear-gaussian-p2", array![[1.0, 0.5]])[0], -2.0 * HALF_LN_2PI + 2f64.ln() - 0.5 - 0.5);
+    close(at("source-finding-2d", Array2::zeros((1, 4)))[0], -4.0 * HALF_LN_2PI);
+    let medians = array![[0.0, 0.1f64.ln(), 20f64.ln()]];
+    close(at("pharmacokinetic", medians)[0], -1.5 * (2.0 * std::f64::consts::PI * 0.05).ln());
+    let nonlinear = at("nonlinear-1d", array![[0.5], [1.5]]);
+    assert!(nonlinear[0] == 0.0 && nonlinear[1] == f64::NEG_INFINITY);
+    // Beta(1, 1)·Dirichlet(1, 1, 1)·N(1, 3²) at log u = 1; outside the simplex −∞.
+    let ces = at("ces", array![[0.5, 0.2, 0.3, 1.0], [0.5, 0.7, 0.5, 1.0]]);
+    close(ces[0], 2f64.ln() - 3f64.ln() - HALF_LN_2PI);
+    assert_eq!(ces[1], f64::NEG_INFINITY);
+    for name in PROBLEM_NAMES {
+        let target = problem(name).unwrap();
+        let theta = target.sample_prior(500, &mut seeded(2));
+        let values = target.log_prior(theta.view()).unwrap();
+        assert!(values.iter().all(|v| v.is_finite()), "{name}: a prior draw has log-density outside the support");
+        let wrong = Array2::zeros((2, target.parameter_dim() + 1));
+        assert!(matches!(target.log_prior(wrong.view()), Err(Error::Shape { .. })), "{name}");
+    }
+}

@@ -294,14 +294,15 @@ fn contrastive_terms(
     }
 }
 
-struct Summary {
-    mean: f64,
-    median: f64,
-    stderr: f64,
+/// Mean, median and standard error of per-sample EIG terms.
+pub(super) struct Summary {
+    pub(super) mean: f64,
+    pub(super) median: f64,
+    pub(super) stderr: f64,
 }
 
 /// Mean, median and standard error of per-sample terms; a non-finite term is an error.
-fn summarise(terms: &[f64], context: &str) -> Result<Summary> {
+pub(super) fn summarise(terms: &[f64], context: &str) -> Result<Summary> {
     if let Some((i, v)) = terms.iter().enumerate().find(|(_, v)| !v.is_finite()) {
         return Err(Error::Sampling(format!(
             "{context}: the term of outer sample {i} is {v} (a log-likelihood was NaN or every contrast had zero \

@@ -18,10 +18,9 @@ use burn::optim::{AdamWConfig, GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 use burn::tensor::activation::{relu, softplus};
 use ndarray::{Array2, ArrayView2, Axis};
-use rand::Rng;
 use serde::{Deserialize, Serialize};
 
-use super::EigEstimate;
+use super::{EigEstimate, simulate_designs};
 use crate::boed::problems::{DifferentiableProblem, standard_normal};
 use crate::nn::Dense;
 use crate::rng::{LindleyRng, substream};
@@ -86,7 +85,7 @@ impl Default for CriticConfig {
 }
 
 impl CriticConfig {
-    fn validate(&self) -> Result<()> {
+    pub(crate) fn validate(&self) -> Result<()> {
         if self.hidden.is_empty() || self.hidden.contains(&0) {
             return Err(Error::InvalidInput(format!(
                 "critic needs at least one hidden layer, all of positive width (got {:?})",
@@ -230,7 +229,7 @@ pub struct SimulationBatch {
 }
 
 /// θ from the prior and noise ε for `rows` simulations, uploaded to `device`.
-fn draw_inputs(
+pub(crate) fn draw_inputs(
     problem: &dyn DifferentiableProblem,
     rows: usize,
     rng: &mut LindleyRng,
@@ -271,18 +270,14 @@ impl InfoNce {
         config.validate()?;
         let bounds = problem.design_box();
         let (p, dy, dx) = (problem.parameter_dim(), problem.observation_dim(), problem.design_dim());
-        let designs =
-            Array2::from_shape_fn((PILOT_ROWS, dx), |(_, j)| rng.random_range(bounds.low[j]..=bounds.high[j]));
-        let theta = problem.sample_prior(PILOT_ROWS, rng);
-        let y = problem.simulate(theta.view(), designs.view(), rng)?;
-        let finite: Vec<usize> = (0..PILOT_ROWS).filter(|&i| y.row(i).iter().all(|v| v.is_finite())).collect();
-        if finite.len() < 2 {
+        let pilot = simulate_designs(problem, None, PILOT_ROWS, rng)?.finite();
+        if pilot.len() < 2 {
             return Err(Error::Simulator(format!(
                 "{}: fewer than 2 of {PILOT_ROWS} pilot simulations (for the critic's input standardisation) are finite",
                 problem.name()
             )));
         }
-        let (theta, y) = (theta.select(Axis(0), &finite), y.select(Axis(0), &finite));
+        let (theta, y) = (pilot.theta, pilot.y);
         let mut shift = Vec::with_capacity(p + dy + dx);
         let mut scale = Vec::with_capacity(p + dy + dx);
         for column in theta.columns().into_iter().chain(y.columns()) {

@@ -6,4 +6,4 @@
 
 pub mod mprga;
 
-pub use mprga::{MprgaConfig, MprgaProgress, MprgaResult, StoppedRestart, TracePoint, mprga};
+pub use mprga::{MprgaConfig, MprgaEstimator, MprgaProgress, MprgaResult, StoppedRestart, TracePoint, mprga};

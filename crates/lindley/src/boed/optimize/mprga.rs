@@ -1,11 +1,13 @@
 //! MPR-GA: multiple parallel restart gradient ascent on a learned EIG bound (Klein et al. 2026).
 //!
-//! M candidate designs ξ₁..ξ_M are optimised as one batch. Every step trains the critic of an
-//! [`InfoNce`] bound by one AdamW step on fresh simulations at the current designs; after a
-//! burn-in of critic-only steps each step also takes one RMSProp step on the designs with loss
-//! −Σᵢ EIĜ(ξᵢ) + c·Σ_{i<j} max(0, s − ‖zᵢ − zⱼ‖)² (z: designs scaled to the unit box; the
-//! diversity penalty is switched off for the last 2×burn-in steps), where EIĜ(ξᵢ) is the InfoNCE
-//! bound on `samples_per_design` pathwise simulations at ξᵢ, differentiated through the simulator.
+//! M candidate designs ξ₁..ξ_M are optimised as one batch. Every step trains the EIG model — the
+//! critic of an [`InfoNce`] bound, or the posterior flow of the Barber–Agakov bound
+//! ([`OnlineBarberAgakov`]), chosen by [`MprgaConfig::estimator`] — by one AdamW step on fresh
+//! simulations at the current designs; after a burn-in of model-only steps each step also takes
+//! one RMSProp step on the designs with loss −Σᵢ EIĜ(ξᵢ) + c·Σ_{i<j} max(0, s − ‖zᵢ − zⱼ‖)² (z:
+//! designs scaled to the unit box; the diversity penalty is switched off for the last 2×burn-in
+//! steps), where EIĜ(ξᵢ) is the bound on `samples_per_design` pathwise simulations at ξᵢ,
+//! differentiated through the simulator.
 //! Each design's gradient is clipped to a maximal norm and the designs are projected onto the
 //! design box. Finally every design is re-scored with fresh simulations and the best is returned.
 //! A restart whose EIG estimate, gradient or simulations become non-finite is stopped and reported;
@@ -18,14 +20,84 @@ use ndarray::{Array1, Array2, ArrayView2, Axis};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
-use crate::boed::eig::infonce::{CriticConfig, CriticObjective, InfoNce, simulate_at};
+use crate::boed::eig::EigEstimate;
+use crate::boed::eig::OnlineBarberAgakov;
+use crate::boed::eig::infonce::{CriticConfig, CriticObjective, InfoNce, SimulationBatch, simulate_at};
 use crate::boed::problems::{DesignBox, DifferentiableProblem};
+use crate::flows::{EstimatorConfig, EstimatorKind};
 use crate::rng::{LindleyRng, substream};
 use crate::tensor_ops::{matrix_to_tensor, tensor_to_matrix, tensor_to_vec};
 use crate::{Error, Result};
 
 /// Weight of the newest per-step estimate in each restart's smoothed EIG (for progress only).
 const SMOOTHING: f64 = 0.1;
+
+/// The learned EIG bound MPR-GA ascends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MprgaEstimator {
+    /// InfoNCE with a critic T(θ, y, ξ) (Klein et al. 2026).
+    #[default]
+    #[serde(rename = "infonce")]
+    InfoNce,
+    /// Barber–Agakov with a posterior flow q(θ | y, ξ) ([`OnlineBarberAgakov`]).
+    #[serde(rename = "ba")]
+    BarberAgakov,
+}
+
+/// The EIG model being trained and ascended (one per run, so the variants' sizes do not matter).
+#[allow(clippy::large_enum_variant)]
+enum Model {
+    Critic(InfoNce),
+    Posterior(OnlineBarberAgakov),
+}
+
+impl Model {
+    fn train_step(
+        &mut self,
+        problem: &dyn DifferentiableProblem,
+        designs: ArrayView2<f64>,
+        rng: &mut LindleyRng,
+    ) -> Result<f64> {
+        match self {
+            Model::Critic(critic) => critic.train_step(problem, designs, rng),
+            Model::Posterior(flow) => flow.train_step(problem, designs, rng),
+        }
+    }
+
+    /// Per-row bound terms of a pathwise batch with the model frozen (differentiable in ξ).
+    fn design_terms(
+        &self,
+        problem: &dyn DifferentiableProblem,
+        batch: &SimulationBatch,
+        contrast_block: usize,
+        rng: &mut LindleyRng,
+    ) -> Result<Tensor<1>> {
+        match self {
+            Model::Critic(critic) => {
+                let model = critic.critic().clone().no_grad();
+                Ok(InfoNce::batch_terms(&model, problem, batch, CriticObjective::InfoNce, contrast_block, rng))
+            }
+            Model::Posterior(flow) => OnlineBarberAgakov::batch_terms(&flow.flow().clone().no_grad(), problem, batch),
+        }
+    }
+
+    fn rescore(
+        &self,
+        problem: &dyn DifferentiableProblem,
+        designs: ArrayView2<f64>,
+        outer: usize,
+        contrasts: usize,
+        seed: u64,
+    ) -> Result<Vec<EigEstimate>> {
+        match self {
+            Model::Critic(critic) => {
+                critic.estimate(problem, designs, CriticObjective::InfoNce, outer, contrasts, seed)
+            }
+            Model::Posterior(flow) => flow.estimate(problem, designs, outer, seed),
+        }
+    }
+}
 
 /// Settings of [`mprga`]; the defaults are the published ones for source finding.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -57,8 +129,13 @@ pub struct MprgaConfig {
     pub rescore_batch_size: usize,
     /// Record a trace point every this many steps (and at the last step).
     pub trace_every: usize,
-    /// The critic and its training.
+    /// The bound ascended: InfoNCE (`infonce`) or Barber–Agakov (`ba`).
+    pub estimator: MprgaEstimator,
+    /// The critic and its online training; with the Barber–Agakov bound its training settings
+    /// (learning rate, weight decay, warm-up, batch size, clipping) train the posterior flow.
     pub critic: CriticConfig,
+    /// The posterior flow q(θ | y, ξ) of the Barber–Agakov bound.
+    pub posterior_flow: EstimatorConfig,
     /// Seed of every random draw.
     pub seed: u64,
 }
@@ -79,7 +156,14 @@ impl Default for MprgaConfig {
             rescore_batches: 10,
             rescore_batch_size: 100,
             trace_every: 100,
+            estimator: MprgaEstimator::InfoNce,
             critic: CriticConfig::default(),
+            posterior_flow: EstimatorConfig {
+                kind: EstimatorKind::Maf,
+                transforms: 3,
+                hidden: 64,
+                ..EstimatorConfig::default()
+            },
             seed: 0,
         }
     }
@@ -145,7 +229,7 @@ pub struct StoppedRestart {
 pub struct TracePoint {
     /// Step (1-based count of steps done).
     pub step: usize,
-    /// Critic training loss at this step.
+    /// Training loss of the EIG model (critic or posterior flow) at this step.
     pub critic_loss: f64,
     /// Largest smoothed per-restart EIG estimate (NaN during the burn-in).
     pub best_eig: f64,
@@ -164,7 +248,7 @@ pub struct MprgaProgress {
     pub step: usize,
     /// Total steps.
     pub steps: usize,
-    /// Critic training loss of this step.
+    /// Training loss of the EIG model (critic or posterior flow) at this step.
     pub critic_loss: f64,
     /// Current best smoothed EIG estimate over the restarts (NaN during the burn-in).
     pub best_eig: f64,
@@ -177,7 +261,7 @@ pub struct MprgaProgress {
 pub struct MprgaResult {
     /// The chosen design (the re-scoring argmax).
     pub design: Vec<f64>,
-    /// Its re-scored InfoNCE EIG estimate.
+    /// Its re-scored EIG estimate (InfoNCE or Barber–Agakov, as optimised).
     pub eig: f64,
     /// Standard error of `eig`.
     pub stderr: f64,
@@ -277,7 +361,18 @@ pub fn mprga(
     }
     let device = Device::flex().autodiff();
     let plain = device.clone().inner();
-    let mut critic = InfoNce::new(problem, config.critic.clone(), &mut substream(config.seed, 1), &device)?;
+    let mut model = match config.estimator {
+        MprgaEstimator::InfoNce => {
+            Model::Critic(InfoNce::new(problem, config.critic.clone(), &mut substream(config.seed, 1), &device)?)
+        }
+        MprgaEstimator::BarberAgakov => Model::Posterior(OnlineBarberAgakov::new(
+            problem,
+            &config.posterior_flow,
+            config.critic.clone(),
+            &mut substream(config.seed, 1),
+            &device,
+        )?),
+    };
     let mut sim_rng = substream(config.seed, 2);
     let mut design_rng = substream(config.seed, 3);
     let mut probe_rng = substream(config.seed, 4);
@@ -322,20 +417,12 @@ pub fn mprga(
             )));
         }
         let current = designs.select(Axis(0), &active);
-        let critic_loss = critic.train_step(problem, current.view(), &mut sim_rng)?;
+        let critic_loss = model.train_step(problem, current.view(), &mut sim_rng)?;
         let mut penalty = 0.0;
         if step >= config.burn_in {
             let input = matrix_to_tensor(current.view(), &device).require_grad();
             let batch = simulate_at(problem, input.clone(), config.samples_per_design, &mut sim_rng);
-            let model = critic.critic().clone().no_grad();
-            let terms = InfoNce::batch_terms(
-                &model,
-                problem,
-                &batch,
-                CriticObjective::InfoNce,
-                config.critic.contrast_block,
-                &mut design_rng,
-            );
+            let terms = model.design_terms(problem, &batch, config.critic.contrast_block, &mut design_rng)?;
             let per_design: Tensor<1> =
                 terms.reshape([active.len(), config.samples_per_design]).mean_dim(1).squeeze_dim::<1>(1);
             let values = tensor_to_vec(per_design.clone());
@@ -421,10 +508,9 @@ pub fn mprga(
     if active.is_empty() {
         return Err(Error::Training("every MPR-GA restart stopped before the final re-scoring".into()));
     }
-    let scores = critic.estimate(
+    let scores = model.rescore(
         problem,
         designs.select(Axis(0), &active).view(),
-        CriticObjective::InfoNce,
         config.rescore_batches * config.rescore_batch_size,
         config.critic.contrast_block - 1,
         config.seed.wrapping_add(0x5eed),

@@ -6,8 +6,8 @@ use rand::Rng;
 use rand_distr::{Distribution, Exp1};
 
 use super::{
-    DesignBox, DesignProblem, SequentialProtocol, log_normal_cdf, map_log_likelihood, map_simulation, normal_log_pdf,
-    standard_normal,
+    DesignBox, DesignProblem, SequentialProtocol, log_normal_cdf, map_log_likelihood, map_log_prior, map_simulation,
+    normal_log_pdf, standard_normal,
 };
 use crate::Result;
 use crate::rng::LindleyRng;
@@ -115,6 +115,21 @@ impl DesignProblem for Ces {
             row[3] = LOG_U_MEAN + LOG_U_SD * standard_normal(rng);
         }
         theta
+    }
+    /// log of the prior density with respect to Lebesgue measure on (ρ, α₁, α₂, log u): Beta(1, 1)
+    /// gives 0 for ρ ∈ [10⁻³, 1 − 10⁻³] (the clamped ends, 0.1% of the mass each, are scored with
+    /// the same unit density), Dirichlet(1, 1, 1) gives log Γ(3) = log 2 on the simplex
+    /// α₁, α₂ ≥ 0, α₁ + α₂ ≤ 1, and log u adds log N(log u; 1, 3²); −∞ outside the support.
+    fn log_prior(&self, theta: ArrayView2<f64>) -> Result<Array1<f64>> {
+        map_log_prior(self, theta, |t| {
+            let rho_ok = (RHO_MIN..=1.0 - RHO_MIN).contains(&t[0]);
+            let simplex_ok = t[1] >= 0.0 && t[2] >= 0.0 && t[1] + t[2] <= 1.0;
+            if rho_ok && simplex_ok {
+                std::f64::consts::LN_2 + normal_log_pdf(t[3], LOG_U_MEAN, LOG_U_SD)
+            } else {
+                f64::NEG_INFINITY
+            }
+        })
     }
     fn simulate(&self, theta: ArrayView2<f64>, design: ArrayView2<f64>, rng: &mut LindleyRng) -> Result<Array2<f64>> {
         map_simulation(self, theta, design, rng, |t, x, rng, y| {

@@ -2,7 +2,10 @@
 
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
 
-use super::{DesignBox, DesignProblem, HALF_LN_2PI, map_log_likelihood, map_simulation, standard_normal};
+use super::{
+    DesignBox, DesignProblem, HALF_LN_2PI, map_log_likelihood, map_log_prior, map_simulation, normal_log_pdf,
+    standard_normal,
+};
 use crate::rng::LindleyRng;
 use crate::{Error, Result};
 
@@ -55,6 +58,12 @@ impl DesignProblem for LinearGaussian {
     }
     fn sample_prior(&self, n: usize, rng: &mut LindleyRng) -> Array2<f64> {
         Array2::from_shape_fn((n, self.dim), |(_, j)| Self::prior_sd(j) * standard_normal(rng))
+    }
+    /// Σⱼ log N(θⱼ; 0, 1/(j+1)²).
+    fn log_prior(&self, theta: ArrayView2<f64>) -> Result<Array1<f64>> {
+        map_log_prior(self, theta, |t| {
+            t.iter().enumerate().map(|(j, &v)| normal_log_pdf(v, 0.0, Self::prior_sd(j))).sum()
+        })
     }
     fn simulate(&self, theta: ArrayView2<f64>, design: ArrayView2<f64>, rng: &mut LindleyRng) -> Result<Array2<f64>> {
         map_simulation(self, theta, design, rng, |t, x, rng, y| {

@@ -88,6 +88,10 @@ pub trait DesignProblem: Send + Sync {
     /// `n` independent prior draws, `[n, P]`. Rows are drawn one after the other from `rng`, so
     /// drawing 2n rows gives the same first n rows as drawing n.
     fn sample_prior(&self, n: usize, rng: &mut LindleyRng) -> Array2<f64>;
+    /// The prior log-density log p(θᵢ) per row of `theta [n, P]` (−∞ outside the prior's
+    /// support); needed by the Barber–Agakov bound E[log q(θ | y, ξ) − log p(θ)]. The wrong number
+    /// of columns is a shape error.
+    fn log_prior(&self, theta: ArrayView2<f64>) -> Result<Array1<f64>>;
     /// One observation per row, y ~ p(y | θᵢ, ξᵢ), `[n, Dy]`, for `theta [n, P]` and
     /// `design [n, Dξ]` (either may have a single row, broadcast to the other). Designs outside
     /// [`DesignProblem::design_box`] are an [`Error::InvalidInput`] naming row and coordinate.
@@ -223,6 +227,15 @@ where
         row(theta.row(i), design.row(i), rng, y);
     }
     Ok(out)
+}
+
+/// Check `theta`'s columns for [`DesignProblem::log_prior`] and evaluate `row(θᵢ)` for every row.
+pub(crate) fn map_log_prior<F>(problem: &dyn DesignProblem, theta: ArrayView2<f64>, row: F) -> Result<Array1<f64>>
+where
+    F: Fn(ArrayView1<f64>) -> f64,
+{
+    check_cols(|| format!("{} log_prior", problem.name()), "theta", theta, problem.parameter_dim())?;
+    Ok(theta.outer_iter().map(row).collect())
 }
 
 /// Validate shapes and the design box for [`DesignProblem::log_likelihood`], broadcast single

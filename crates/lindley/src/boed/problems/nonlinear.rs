@@ -3,7 +3,9 @@
 use ndarray::{Array1, Array2, ArrayView2};
 use rand::Rng;
 
-use super::{DesignBox, DesignProblem, HALF_LN_2PI, map_log_likelihood, map_simulation, standard_normal};
+use super::{
+    DesignBox, DesignProblem, HALF_LN_2PI, map_log_likelihood, map_log_prior, map_simulation, standard_normal,
+};
 use crate::Result;
 use crate::rng::LindleyRng;
 
@@ -41,6 +43,10 @@ impl DesignProblem for Nonlinear1d {
     }
     fn sample_prior(&self, n: usize, rng: &mut LindleyRng) -> Array2<f64> {
         Array2::from_shape_fn((n, 1), |_| rng.random::<f64>())
+    }
+    /// log 1 = 0 on [0, 1], −∞ outside.
+    fn log_prior(&self, theta: ArrayView2<f64>) -> Result<Array1<f64>> {
+        map_log_prior(self, theta, |t| if (0.0..=1.0).contains(&t[0]) { 0.0 } else { f64::NEG_INFINITY })
     }
     fn simulate(&self, theta: ArrayView2<f64>, design: ArrayView2<f64>, rng: &mut LindleyRng) -> Result<Array2<f64>> {
         map_simulation(self, theta, design, rng, |t, x, rng, y| {

@@ -4,7 +4,8 @@
 use ndarray::{Array1, Array2, ArrayView2};
 
 use super::{
-    DesignBox, DesignProblem, SequentialProtocol, map_log_likelihood, map_simulation, normal_log_pdf, standard_normal,
+    DesignBox, DesignProblem, SequentialProtocol, map_log_likelihood, map_log_prior, map_simulation, normal_log_pdf,
+    standard_normal,
 };
 use crate::Result;
 use crate::rng::LindleyRng;
@@ -70,6 +71,11 @@ impl DesignProblem for Pharmacokinetic {
     fn sample_prior(&self, n: usize, rng: &mut LindleyRng) -> Array2<f64> {
         let sd = PRIOR_LOG_VARIANCE.sqrt();
         Array2::from_shape_fn((n, 3), |(_, j)| PRIOR_MEDIANS[j].ln() + sd * standard_normal(rng))
+    }
+    /// Σⱼ log N(θⱼ; log mⱼ, 0.05) with m = (1, 0.1, 20).
+    fn log_prior(&self, theta: ArrayView2<f64>) -> Result<Array1<f64>> {
+        let sd = PRIOR_LOG_VARIANCE.sqrt();
+        map_log_prior(self, theta, |t| (0..3).map(|j| normal_log_pdf(t[j], PRIOR_MEDIANS[j].ln(), sd)).sum())
     }
     fn simulate(&self, theta: ArrayView2<f64>, design: ArrayView2<f64>, rng: &mut LindleyRng) -> Result<Array2<f64>> {
         map_simulation(self, theta, design, rng, |t, x, rng, y| {

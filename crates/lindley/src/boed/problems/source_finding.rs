@@ -3,7 +3,8 @@
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
 
 use super::{
-    DesignBox, DesignProblem, HALF_LN_2PI, SequentialProtocol, map_log_likelihood, map_simulation, standard_normal,
+    DesignBox, DesignProblem, HALF_LN_2PI, SequentialProtocol, map_log_likelihood, map_log_prior, map_simulation,
+    normal_log_pdf, standard_normal,
 };
 use crate::rng::LindleyRng;
 use crate::{Error, Result};
@@ -73,6 +74,10 @@ impl DesignProblem for SourceFinding {
     }
     fn sample_prior(&self, n: usize, rng: &mut LindleyRng) -> Array2<f64> {
         Array2::from_shape_fn((n, SOURCES * self.dim), |_| standard_normal(rng))
+    }
+    /// Σ log N(θᵢ; 0, 1) over the K·d coordinates.
+    fn log_prior(&self, theta: ArrayView2<f64>) -> Result<Array1<f64>> {
+        map_log_prior(self, theta, |t| t.iter().map(|&v| normal_log_pdf(v, 0.0, 1.0)).sum())
     }
     fn simulate(&self, theta: ArrayView2<f64>, design: ArrayView2<f64>, rng: &mut LindleyRng) -> Result<Array2<f64>> {
         map_simulation(self, theta, design, rng, |t, x, rng, y| {
