@@ -163,7 +163,8 @@ fn train_and_draw(args: &Args, observation: ndarray::ArrayView1<f64>) -> Result<
             let start = Instant::now();
             let samples = posterior.sample(SAMPLES, observation, sample_seed, &SampleOptions::default())?;
             let seconds = start.elapsed().as_secs_f64();
-            let draw = Draw { seconds, acceptance_rate: samples.acceptance_rate, samples: samples.theta, extra: json!({}) };
+            let draw =
+                Draw { seconds, acceptance_rate: samples.acceptance_rate, samples: samples.theta, extra: json!({}) };
             Ok((report, draw))
         }
         "nle" => {
