@@ -239,3 +239,45 @@ pub fn run(args: Args) -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(chains: Option<usize>, warmup: Option<usize>, thin: Option<usize>, candidates: Option<usize>) -> Args {
+        Args {
+            task: "two_moons".into(),
+            budget: 100,
+            seed: 0,
+            method: "nle".into(),
+            nre_variant: "b".into(),
+            chains,
+            warmup,
+            thin,
+            init_candidates: candidates,
+            samples_out: None,
+            c2st: false,
+            json: None,
+        }
+    }
+
+    #[test]
+    fn mcmc_flags_override_only_what_is_given() {
+        assert_eq!(mcmc_settings(&args(None, None, None, None)).unwrap(), McmcSettings::default());
+        let settings = mcmc_settings(&args(Some(20), Some(200), Some(1), Some(5_000))).unwrap();
+        assert_eq!((settings.chains, settings.warmup, settings.thin, settings.init_candidates), (20, 200, 1, 5_000));
+        assert_eq!(settings.sampler, McmcSettings::default().sampler);
+        let partial = mcmc_settings(&args(Some(7), None, None, None)).unwrap();
+        assert_eq!((partial.chains, partial.thin), (7, McmcSettings::default().thin));
+    }
+
+    #[test]
+    fn zero_run_lengths_and_unknown_variants_are_rejected() {
+        assert!(mcmc_settings(&args(Some(0), None, None, None)).is_err());
+        assert!(mcmc_settings(&args(None, None, Some(0), None)).is_err());
+        assert!(mcmc_settings(&args(None, None, None, Some(0))).is_err());
+        assert_eq!(nre_loss("a").unwrap(), NreLoss::Binary);
+        assert_eq!(nre_loss("B").unwrap(), NreLoss::Contrastive { atoms: 10 });
+        assert!(nre_loss("c").is_err());
+    }
+}
