@@ -12,8 +12,9 @@ pub enum Bench {
     /// Accuracy on the sbibm tasks: C2ST of 10,000 posterior samples against the reference
     /// posteriors, beside the published figures, with training and sampling times.
     Sbibm(sbibm::Args),
-    /// NPE training seconds per epoch and seconds to draw 10,000 samples on one task, as JSON
-    /// for benches/compare_sbi.py (the side-by-side comparison with Python's sbi).
+    /// Training seconds per epoch and seconds to draw 10,000 samples for NPE, NLE or NRE (MCMC)
+    /// on one task, as JSON for benches/compare_sbi.py (the side-by-side comparison with
+    /// Python's sbi).
     Speed(speed::Args),
 }
 
