@@ -240,8 +240,11 @@ impl Posterior for DirectPosterior {
         let (mut accepted, mut proposed) = (0usize, 0usize);
         let mut batch_index = 0u64;
         while accepted < n {
-            let rate = if proposed == 0 { 1.0 } else { (accepted as f64 / proposed as f64).max(1e-3) };
-            let wanted = (((n - accepted) as f64 / rate) * 1.1).ceil() as usize;
+            // The first batch assumes everything is accepted (no surplus to discard when the
+            // posterior lies well inside the support); later ones add 10% to the measured rate.
+            let (rate, margin) =
+                if proposed == 0 { (1.0, 1.0) } else { ((accepted as f64 / proposed as f64).max(1e-3), 1.1) };
+            let wanted = (((n - accepted) as f64 / rate) * margin).ceil() as usize;
             let rows = wanted.clamp(100, options.batch_size.max(100));
             let draws = self.draw(observation, rows, substream(seed, batch_index).random());
             batch_index += 1;
