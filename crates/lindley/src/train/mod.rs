@@ -205,6 +205,36 @@ where
     if mean.is_nan() { f64::INFINITY } else { mean }
 }
 
+/// One online optimiser step of a model trained alongside a design search (the InfoNCE critic,
+/// the Barber–Agakov posterior flow): a non-finite `loss` is an error naming `what` and the step;
+/// otherwise the gradient's global norm is clipped to `max_norm` and the learning rate is ramped up
+/// linearly over the first `warmup_steps` steps. `steps` counts the completed steps. Returns the
+/// updated model and the loss value.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn online_step<M: Module + Clone>(
+    model: M,
+    optimizer: &mut burn::optim::ModuleOptimizer,
+    loss: Tensor<1>,
+    steps: &mut usize,
+    learning_rate: f64,
+    warmup_steps: usize,
+    max_norm: f64,
+    what: &str,
+) -> Result<(M, f64)> {
+    let value = loss.clone().into_scalar::<f32>() as f64;
+    if !value.is_finite() {
+        return Err(Error::Training(format!(
+            "{what}'s training loss became {value} at step {}; try a lower learning rate",
+            *steps + 1
+        )));
+    }
+    let mut grads = GradientsParams::from_grads(loss.backward(), &model);
+    clip_global_norm(&model, &mut grads, max_norm);
+    *steps += 1;
+    let warmup = (*steps as f64 / warmup_steps.max(1) as f64).min(1.0);
+    Ok((optimizer.step(learning_rate * warmup, model, grads), value))
+}
+
 /// Scale all gradients by min(1, max_norm / ‖g‖₂), the norm taken over every parameter
 /// together (PyTorch's `clip_grad_norm_`; burn's own clipping is per parameter tensor).
 pub fn clip_global_norm<M: Module>(model: &M, grads: &mut GradientsParams, max_norm: f64) {

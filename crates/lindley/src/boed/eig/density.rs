@@ -15,7 +15,7 @@
 
 use std::time::Instant;
 
-use burn::optim::{AdamWConfig, GradientsParams, ModuleOptimizer};
+use burn::optim::{AdamWConfig, ModuleOptimizer};
 use burn::prelude::*;
 use ndarray::{Array2, ArrayView2, Axis, concatenate, s};
 use rand::RngCore;
@@ -28,7 +28,7 @@ use crate::boed::problems::{DesignProblem, DifferentiableProblem};
 use crate::flows::{ConditionalDensity, ConditionalEstimator, EstimatorConfig, Standardizer};
 use crate::rng::{LindleyRng, substream};
 use crate::tensor_ops::{matrix_to_tensor, tensor_to_matrix, tensor_to_vec, vector};
-use crate::train::{TrainConfig, TrainReport, clip_global_norm, train};
+use crate::train::{TrainConfig, TrainReport, online_step, train};
 use crate::{Error, Result};
 
 /// Rows scored by a density at once.
@@ -517,18 +517,17 @@ impl OnlineBarberAgakov {
         let (theta, noise) = draw_inputs(problem, rows, rng, &self.device);
         let y = problem.simulate_tensor(theta.clone(), design.clone(), noise);
         let loss = self.flow.log_prob(theta, Tensor::cat(vec![y, design], 1)).mean().neg();
-        let value = loss.clone().into_scalar::<f32>() as f64;
-        if !value.is_finite() {
-            return Err(Error::Training(format!(
-                "the posterior flow's training loss became {value} at step {}; try a lower learning rate",
-                self.steps + 1
-            )));
-        }
-        let mut grads = GradientsParams::from_grads(loss.backward(), &self.flow);
-        clip_global_norm(&self.flow, &mut grads, self.training.clip_grad_norm);
-        self.steps += 1;
-        let warmup = (self.steps as f64 / self.training.warmup_steps.max(1) as f64).min(1.0);
-        self.flow = self.optimizer.step(self.training.learning_rate * warmup, self.flow.clone(), grads);
+        let (flow, value) = online_step(
+            self.flow.clone(),
+            &mut self.optimizer,
+            loss,
+            &mut self.steps,
+            self.training.learning_rate,
+            self.training.warmup_steps,
+            self.training.clip_grad_norm,
+            "the posterior flow",
+        )?;
+        self.flow = flow;
         Ok(value)
     }
 

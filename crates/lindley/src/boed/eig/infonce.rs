@@ -14,7 +14,7 @@
 //! current designs with AdamW, a linear learning-rate warm-up and global gradient-norm clipping.
 
 use burn::module::Param;
-use burn::optim::{AdamWConfig, GradientsParams, ModuleOptimizer};
+use burn::optim::{AdamWConfig, ModuleOptimizer};
 use burn::prelude::*;
 use burn::tensor::activation::{relu, softplus};
 use ndarray::{Array2, ArrayView2, Axis};
@@ -25,7 +25,7 @@ use crate::boed::problems::{DifferentiableProblem, standard_normal};
 use crate::nn::Dense;
 use crate::rng::{LindleyRng, substream};
 use crate::tensor_ops::{logsumexp_last, matrix_to_tensor, tensor_to_vec};
-use crate::train::clip_global_norm;
+use crate::train::online_step;
 use crate::{Error, Result};
 
 /// Number of pilot simulations used for the critic's input standardisation.
@@ -372,18 +372,17 @@ impl InfoNce {
             CriticObjective::Bce => terms.mean(),
             _ => terms.mean().neg(),
         };
-        let value = loss.clone().into_scalar::<f32>() as f64;
-        if !value.is_finite() {
-            return Err(Error::Training(format!(
-                "the critic's training loss became {value} at step {}; try a lower learning rate",
-                self.steps + 1
-            )));
-        }
-        let mut grads = GradientsParams::from_grads(loss.backward(), &self.critic);
-        clip_global_norm(&self.critic, &mut grads, self.config.clip_grad_norm);
-        self.steps += 1;
-        let warmup = (self.steps as f64 / self.config.warmup_steps.max(1) as f64).min(1.0);
-        self.critic = self.optimizer.step(self.config.learning_rate * warmup, self.critic.clone(), grads);
+        let (critic, value) = online_step(
+            self.critic.clone(),
+            &mut self.optimizer,
+            loss,
+            &mut self.steps,
+            self.config.learning_rate,
+            self.config.warmup_steps,
+            self.config.clip_grad_norm,
+            "the critic",
+        )?;
+        self.critic = critic;
         Ok(value)
     }
 
