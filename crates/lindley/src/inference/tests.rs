@@ -627,7 +627,7 @@ mod ratio_losses {
     use super::{NOISE, linear_gaussian};
     use crate::data::Dataset;
     use crate::flows::Standardizer;
-    use crate::inference::nre::{RatioClassifier, multiclass_loss, rotate_rows};
+    use crate::inference::nre::{RatioClassifier, balanced_loss, binary_loss, multiclass_loss, rotate_rows};
     use crate::inference::sequential::Fitted;
     use crate::inference::{Nre, NreConfig, NreLoss};
     use crate::rng::seeded;
@@ -710,10 +710,9 @@ mod ratio_losses {
         assert!(bias.abs() < 0.15 && rms < 0.35, "NRE-C logit − log r on joint pairs: bias {bias}, rms {rms}");
     }
 
-    /// E_joint[σ(f)] + E_marginal[σ(f)] on fresh pairs (marginal: θ's rotated by one row).
-    fn balance(model: &RatioClassifier) -> f64 {
+    /// E_joint[σ(f)] + E_marginal[σ(f)] over the pairs of `theta`, `x` (marginal: θ's rotated by one row).
+    fn balance(model: &RatioClassifier, theta: &Array2<f64>, x: &Array2<f64>) -> f64 {
         let device = Device::flex();
-        let (theta, x) = linear_gaussian().sample_joint(20_000, 91).unwrap();
         let t = matrix_to_tensor(theta.view(), &device);
         let v = matrix_to_tensor(x.view(), &device);
         let joint = sigmoid(model.logit(t.clone(), v.clone())).mean();
@@ -722,13 +721,18 @@ mod ratio_losses {
     }
 
     #[test]
-    fn bnre_is_balanced_and_closer_to_balance_than_nre_a() {
-        let binary = balance(&fitted(NreLoss::Binary, 300, 150, 50));
-        let balanced = balance(&fitted(NreLoss::balanced(), 300, 150, 50));
-        assert!(
-            (balanced - 1.0).abs() < 0.03 && (balanced - 1.0).abs() < 0.5 * (binary - 1.0).abs(),
-            "E_joint[d] + E_marginal[d]: BNRE {balanced}, NRE-A {binary}"
-        );
+    fn balanced_loss_adds_the_balancing_penalty() {
+        // The loss is NRE-A's plus λ·(mean σ(f_joint) + mean σ(f_marginal) − 1)², on a fixed batch.
+        let device = Device::flex();
+        let (theta, x) = linear_gaussian().sample_joint(8, 5).unwrap();
+        let standardizer = Standardizer::identity(2);
+        let model = RatioClassifier::new(&Default::default(), &standardizer, &standardizer, &mut seeded(4), &device);
+        let (t, v) = (matrix_to_tensor(theta.view(), &device), matrix_to_tensor(x.view(), &device));
+        let value = |loss: Tensor<1>| f64::from(tensor_to_vec(loss)[0]);
+        let binary = value(binary_loss(&model, t.clone(), v.clone()));
+        let balanced = value(balanced_loss(&model, t, v, 100.0));
+        let expected = binary + 100.0 * (balance(&model, &theta, &x) - 1.0).powi(2);
+        assert!((balanced - expected).abs() < 1e-4 * expected.abs().max(1.0), "loss {balanced} vs {expected}");
     }
 }
 
