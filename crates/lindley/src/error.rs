@@ -62,6 +62,9 @@ pub enum Error {
     /// Training diverged or could not start (e.g. too few valid simulations).
     #[error("training: {0}")]
     Training(String),
+    /// An operation the object cannot do (e.g. the density of a VAE posterior, which has none).
+    #[error("not supported: {0}")]
+    Unsupported(String),
 }
 
 /// Result type of the library.

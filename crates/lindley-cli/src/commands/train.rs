@@ -8,7 +8,8 @@ use lindley::data::Dataset;
 use lindley::distributions::Distribution;
 use lindley::flows::{EstimatorConfig, EstimatorKind};
 use lindley::inference::{
-    AnyPosterior, Nle, NleConfig, Npe, NpeConfig, Nre, NreConfig, RoundMethod, SequentialConfig, run_rounds,
+    AnyPosterior, Nle, NleConfig, Npe, NpeConfig, Nre, NreConfig, NreLoss, RoundMethod, SequentialConfig, Vae,
+    VaeConfig, VaeKind, run_rounds,
 };
 use lindley::mcmc::Sampler;
 use lindley::train::{EpochProgress, TrainConfig, TrainReport};
@@ -24,9 +25,9 @@ pub enum Method {
     /// Neural likelihood estimation: a conditional flow q(x | θ); the posterior is sampled by
     /// MCMC (default: MAF, 5 transforms, 50 hidden units; 100 slice-sampling chains).
     Nle(McmcArgs),
-    /// Neural ratio estimation (NRE-B, contrastive with 10 atoms; NRE-A via a settings file with
-    /// `[loss] kind = "binary"`): a ResNet classifier of (θ, x); the posterior is sampled by MCMC.
-    Nre(McmcArgs),
+    /// Neural ratio estimation: a ResNet classifier of (θ, x) trained with the loss of --loss
+    /// (default NRE-B, contrastive with 10 atoms); the posterior is sampled by MCMC.
+    Nre(NreArgs),
     /// Rejection ABC for one observation (--observation): simulate --budget draws from the prior,
     /// keep the closest (default 100, as sbibm; --quantile, --keep or --epsilon), optionally with
     /// Beaumont's regression adjustment. Trains no model: --out receives posterior samples (CSV
@@ -46,6 +47,86 @@ pub enum Method {
     /// Sequential NRE (SNRE-B): rounds whose parameters are MCMC draws of the current posterior at
     /// --observation; the classifier is trained on all rounds. Writes an NRE model.
     Snre(SequentialMcmcArgs),
+    /// CP-VAE ("Accelerating SBI with variational autoencoders"): encoder q(z | θ, x), conditional
+    /// prior p(z | x) and decoder p(θ | x, z), Leaky-ReLU MLPs (default 3 × 128 units, latent
+    /// dimension = number of parameters; batch 32, AdamW 5e-4, gradient clipping 3). The posterior
+    /// is sampled by decoding; it has no density (no `lindley map`).
+    Cpvae(VaeArgs),
+    /// UP-VAE: like CP-VAE with the standard-normal prior p(z) and a data decoder p(x | z); loss
+    /// weights 0.4 (KL), 0.4 (θ), 0.2 (x).
+    Upvae(VaeArgs),
+}
+
+/// The NRE losses selectable on the command line.
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum NreLossKind {
+    /// NRE-A: binary classification of joint against marginal pairs (Hermans et al. 2020).
+    A,
+    /// NRE-B: contrastive classification among 10 atoms (Durkan et al. 2020).
+    B,
+    /// NRE-C: K = 5 classes and γ = 1, with the all-marginal class 0 (Miller et al. 2022).
+    C,
+    /// BNRE: NRE-A with the balancing penalty, λ = 100 (Delaunoy et al. 2022).
+    Bnre,
+}
+
+impl NreLossKind {
+    /// The loss with its default settings.
+    pub fn loss(self) -> NreLoss {
+        match self {
+            NreLossKind::A => NreLoss::Binary,
+            NreLossKind::B => NreLoss::Contrastive { atoms: 10 },
+            NreLossKind::C => NreLoss::multiclass(),
+            NreLossKind::Bnre => NreLoss::balanced(),
+        }
+    }
+}
+
+/// Arguments of `lindley train nre`.
+#[derive(clap::Args)]
+pub struct NreArgs {
+    #[command(flatten)]
+    method: McmcArgs,
+    /// Classification loss: a, b, c (NRE-C) or bnre; overrides [loss] of --config, with that
+    /// loss's default settings (set K, γ or λ in --config instead).
+    #[arg(long)]
+    loss: Option<NreLossKind>,
+}
+
+/// Arguments of `lindley train cpvae` and `lindley train upvae`.
+#[derive(clap::Args)]
+pub struct VaeArgs {
+    #[command(flatten)]
+    common: Args,
+    /// Latent dimension (default: the number of parameters).
+    #[arg(long)]
+    latent: Option<usize>,
+    /// Hidden layers of every network (each --hidden units wide; default 3 × 128).
+    #[arg(long)]
+    layers: Option<usize>,
+}
+
+impl VaeArgs {
+    /// VAE settings of `kind`: the settings file with the command-line overrides applied.
+    fn vae_config(&self, kind: VaeKind) -> Result<VaeConfig> {
+        let args = &self.common;
+        if args.density.is_some() || args.transforms.is_some() {
+            bail!("--density and --transforms set a flow; a VAE has MLPs (use --hidden, --layers and --latent)");
+        }
+        let mut config: VaeConfig = super::read_config(args.config.as_ref())?;
+        config.kind = kind;
+        if args.hidden.is_some() || self.layers.is_some() {
+            let width = args.hidden.unwrap_or_else(|| config.hidden.first().copied().unwrap_or(128));
+            let layers = self.layers.unwrap_or(config.hidden.len());
+            config.hidden = vec![width; layers];
+        }
+        let mut estimator = EstimatorConfig::default();
+        args.apply(&mut estimator, &mut config.training);
+        if self.latent.is_some() {
+            config.latent = self.latent;
+        }
+        Ok(config)
+    }
 }
 
 /// Arguments of the sequential rounds.
@@ -349,10 +430,12 @@ pub fn run(method: Method) -> Result<()> {
         Method::Smcabc(args) => return super::abc::run_smc(args),
         Method::Npe(args) => ("training NPE", args),
         Method::Nle(args) => ("training NLE", &args.common),
-        Method::Nre(args) => ("training NRE", &args.common),
+        Method::Nre(args) => ("training NRE", &args.method.common),
         Method::Snpe(args) => ("training SNPE", &args.common),
         Method::Snle(args) => ("training SNLE", &args.method.common),
         Method::Snre(args) => ("training SNRE", &args.method.common),
+        Method::Cpvae(args) => ("training CP-VAE", &args.common),
+        Method::Upvae(args) => ("training UP-VAE", &args.common),
     };
     let (out, loss_plot) = (common.out.clone(), common.loss_plot.clone());
     let amortised = |train: &AmortisedTraining| {
@@ -373,7 +456,11 @@ pub fn run(method: Method) -> Result<()> {
             Ok((AnyPosterior::Mcmc(posterior), report))
         })?,
         Method::Nre(args) => amortised(&|update| {
-            let nre = with_simulations!(Nre, args.common.simulations()?, args.nre_config()?);
+            let mut config = args.method.nre_config()?;
+            if let Some(kind) = args.loss {
+                config.loss = kind.loss();
+            }
+            let nre = with_simulations!(Nre, args.method.common.simulations()?, config);
             let (posterior, report) = nre.train(update)?;
             Ok((AnyPosterior::Mcmc(posterior), report))
         })?,
@@ -392,6 +479,12 @@ pub fn run(method: Method) -> Result<()> {
             let (posterior, report) = args.rounds.run(&args.method.common, |r| named!(Nre, r, config), label)?;
             (AnyPosterior::Mcmc(posterior), report)
         }
+        Method::Cpvae(args) | Method::Upvae(args) => amortised(&|update| {
+            let kind = if matches!(method, Method::Cpvae(_)) { VaeKind::Conditional } else { VaeKind::Unconditional };
+            let vae = with_simulations!(Vae, args.common.simulations()?, args.vae_config(kind)?);
+            let (posterior, report) = vae.train(update)?;
+            Ok((AnyPosterior::Vae(posterior), report))
+        })?,
         Method::Abc(_) | Method::Smcabc(_) => unreachable!("ABC methods returned above"),
     };
     posterior.save(&out)?;

@@ -8,6 +8,9 @@
 //!   posterior q(x_o | θ) p(θ) sampled by MCMC.
 //! - [`nre`]: neural ratio estimation, NRE-A (Hermans et al. 2020) and NRE-B (Durkan et al.
 //!   2020): a classifier whose logit estimates log p(x | θ)/p(x), sampled by MCMC.
+//! - NRE-C (Miller et al. 2022) and BNRE (Delaunoy et al. 2022) are further losses of [`nre`].
+//! - [`vae`]: CP-VAE and UP-VAE ("Accelerating SBI with variational autoencoders"): a latent
+//!   variable model of θ given x, sampled by decoding draws of the latent prior.
 //! - [`posterior`]: [`DirectPosterior`](posterior::DirectPosterior), which samples q(θ | x_o)
 //!   directly with rejection to the prior's support, the [`Posterior`] interface shared by
 //!   every posterior type, and [`AnyPosterior`], which loads any model file.
@@ -30,6 +33,7 @@ pub mod nre;
 pub mod posterior;
 pub mod sequential;
 pub mod simulations;
+pub mod vae;
 
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
 use rand::RngCore;
@@ -45,6 +49,7 @@ pub use npe::{Npe, NpeConfig, NpeLoss};
 pub use nre::{Nre, NreConfig, NreLoss};
 pub use posterior::{AnyPosterior, DirectPosterior};
 pub use sequential::{RoundMethod, SequentialConfig, SequentialReport, run_rounds};
+pub use vae::{Vae, VaeConfig, VaeKind, VaePosterior};
 
 /// How long and how hard posterior sampling may try.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -10,6 +10,7 @@ use crate::distributions::Distribution;
 use crate::flows::{EstimatorConfig, Standardizer};
 use crate::inference::mcmc_posterior::McmcSettings;
 use crate::inference::nre::ClassifierConfig;
+use crate::inference::vae::VaeArchitecture;
 use crate::train::TrainReport;
 use crate::{Error, Result};
 
@@ -27,6 +28,10 @@ pub enum Method {
     /// Neural ratio estimation: a classifier whose logit estimates log p(x | θ) / p(x), sampled
     /// by MCMC.
     Nre,
+    /// CP-VAE: a variational autoencoder with a conditional prior p(z | x), sampled by decoding.
+    Cpvae,
+    /// UP-VAE: a variational autoencoder with a standard-normal prior and a data decoder.
+    Upvae,
 }
 
 impl Method {
@@ -36,6 +41,8 @@ impl Method {
             Method::Npe => "npe",
             Method::Nle => "nle",
             Method::Nre => "nre",
+            Method::Cpvae => "cpvae",
+            Method::Upvae => "upvae",
         }
     }
 }
@@ -103,6 +110,9 @@ pub struct ModelHeader {
     /// MCMC settings of the posterior (NLE and NRE).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mcmc: Option<McmcSettings>,
+    /// Architecture of the VAE networks (CP-VAE and UP-VAE only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vae: Option<VaeArchitecture>,
 }
 
 impl ModelHeader {
@@ -126,7 +136,9 @@ impl ModelHeader {
         let p = header.prior.dim();
         let (theta_dim, x_dim) = match header.method {
             Method::Nle => (header.context_standardizer.dim(), header.input_standardizer.dim()),
-            Method::Npe | Method::Nre => (header.input_standardizer.dim(), header.context_standardizer.dim()),
+            Method::Npe | Method::Nre | Method::Cpvae | Method::Upvae => {
+                (header.input_standardizer.dim(), header.context_standardizer.dim())
+            }
         };
         if header.parameter_names.len() != p || theta_dim != p || header.data_names.len() != x_dim {
             return Err(fail("the header's names do not match its dimensions".into()));
@@ -137,6 +149,13 @@ impl ModelHeader {
         }
         if header.method == Method::Nre && header.classifier.is_none() {
             return Err(fail("an nre model without a classifier architecture".into()));
+        }
+        if matches!(header.method, Method::Cpvae | Method::Upvae) {
+            match &header.vae {
+                Some(architecture) if architecture.kind.method() == header.method => {}
+                Some(_) => return Err(fail("the VAE architecture's kind does not match the model's method".into())),
+                None => return Err(fail(format!("a {} model without a VAE architecture", header.method.name()))),
+            }
         }
         Ok(header)
     }

@@ -2,7 +2,7 @@
 //! likelihood-to-evidence ratio log r(θ, x) = log p(x | θ) − log p(x) (up to a function of x
 //! alone), then sample p(θ | x_o) ∝ r(θ, x_o) p(θ) by MCMC.
 //!
-//! Two losses:
+//! Four losses:
 //! - NRE-A (Hermans, Begy & Louppe 2020): binary cross-entropy between pairs from the joint
 //!   p(θ, x) (label 1) and from the product of marginals p(θ)p(x) (label 0), balanced one to one;
 //!   the optimal logit is exactly log r.
@@ -11,6 +11,16 @@
 //!   θ's of other pairs — and the cross-entropy of picking θ_i,
 //!   −log [exp f(θ_i, x_i) / Σ_k exp f(θ_k, x_i)]; the optimal f is log r + c(x), and c(x)
 //!   cancels in the posterior.
+//! - NRE-C (Miller, Weniger & Forré 2022, "Contrastive neural ratio estimation"; sbi's `NRE_C`):
+//!   K + 1 classes over K candidate θ's per x — class 0 "every θ_k drawn from the marginal",
+//!   class k "θ_k is x's own" — with γ = K·p(y=k)/p(y=0) the odds of a joint against a marginal
+//!   set. The classifier is q(y=0) = K / (K + γ Σ_j exp f_j), q(y=k) = γ exp f_k / (K + γ Σ_j exp f_j);
+//!   the loss −[1/(1+γ)]·E_marginal log q(y=0) − [γ/(1+γ)]·E_joint log q(y=1). Class 0 pins the
+//!   normalisation, so the optimal f is exactly log r (no c(x) as in NRE-B).
+//! - BNRE (Delaunoy et al. 2022, "Towards reliable simulation-based inference with balanced neural
+//!   ratio estimation"): the NRE-A loss plus λ·(E_joint[σ(f)] + E_marginal[σ(f)] − 1)², which
+//!   pushes the classifier towards balance (the Bayes-optimal one is balanced) and so towards
+//!   conservative posteriors; λ = 100 by default.
 //!
 //! The contrasting θ's come from the other rows of the same mini-batch: atom k of row i is θ of
 //! row (i + k) mod B. The training loop reshuffles the batches every epoch, so every epoch pairs
@@ -31,6 +41,7 @@ use crate::rng::{LindleyRng, seeded};
 use crate::tensor_ops::{logsumexp_last, softplus, vector};
 use crate::train::{EpochProgress, TrainConfig, TrainReport, train};
 use crate::{Error, Result};
+use burn::tensor::activation::sigmoid;
 
 /// Architecture of the ratio classifier: a residual network on z-scored [θ, x] (sbi's default
 /// "resnet" classifier: 50 hidden units, 2 residual blocks).
@@ -60,6 +71,57 @@ pub enum NreLoss {
         /// Candidates per x, the true θ included (≥ 2).
         atoms: usize,
     },
+    /// NRE-C: K + 1 classes (`classes` = K candidate θ's per x, plus the all-marginal class 0) with
+    /// odds `gamma` of a joint against a marginal set (sbi's defaults K = 5, γ = 1); see
+    /// [`multiclass_loss`].
+    Multiclass {
+        /// K, the candidate θ's per x (≥ 1; at most the batch size − 1 are used).
+        classes: usize,
+        /// γ = K·p(y = k)/p(y = 0) > 0.
+        gamma: f64,
+    },
+    /// BNRE: NRE-A plus `lambda`·(E_joint[σ(f)] + E_marginal[σ(f)] − 1)² (Delaunoy et al. 2022,
+    /// λ = 100); see [`balanced_loss`].
+    Balanced {
+        /// λ ≥ 0, the weight of the balancing penalty.
+        lambda: f64,
+    },
+}
+
+impl NreLoss {
+    /// NRE-C with sbi's defaults (K = 5 classes, γ = 1).
+    pub fn multiclass() -> Self {
+        NreLoss::Multiclass { classes: 5, gamma: 1.0 }
+    }
+
+    /// BNRE with the paper's default λ = 100.
+    pub fn balanced() -> Self {
+        NreLoss::Balanced { lambda: 100.0 }
+    }
+
+    /// An error for settings the loss cannot use (too few atoms or classes, γ ≤ 0, λ < 0).
+    pub fn validate(&self) -> Result<()> {
+        match *self {
+            NreLoss::Binary => Ok(()),
+            NreLoss::Contrastive { atoms } if atoms < 2 => {
+                Err(Error::InvalidInput(format!("NRE-B needs at least 2 atoms, got {atoms}")))
+            }
+            NreLoss::Contrastive { .. } => Ok(()),
+            NreLoss::Multiclass { classes, gamma } => {
+                if classes < 1 {
+                    return Err(Error::InvalidInput("NRE-C needs at least 1 class (K ≥ 1), got 0".into()));
+                }
+                if !(gamma.is_finite() && gamma > 0.0) {
+                    return Err(Error::InvalidInput(format!("NRE-C needs a finite γ > 0, got {gamma}")));
+                }
+                Ok(())
+            }
+            NreLoss::Balanced { lambda } if !(lambda.is_finite() && lambda >= 0.0) => {
+                Err(Error::InvalidInput(format!("BNRE needs a finite λ ≥ 0, got {lambda}")))
+            }
+            NreLoss::Balanced { .. } => Ok(()),
+        }
+    }
 }
 
 impl Default for NreLoss {
@@ -76,7 +138,7 @@ impl Default for NreLoss {
 pub struct NreConfig {
     /// The classifier.
     pub classifier: ClassifierConfig,
-    /// The loss (NRE-A or NRE-B).
+    /// The loss (NRE-A, NRE-B, NRE-C or BNRE).
     pub loss: NreLoss,
     /// The training loop.
     pub training: TrainConfig,
@@ -145,13 +207,62 @@ pub fn contrastive_loss(model: &RatioClassifier, theta: Tensor<2>, x: Tensor<2>,
     (logsumexp_last(logits) - true_logit).mean()
 }
 
+/// NRE-C loss of a mini-batch (Miller, Weniger & Forré 2022, eq. 9 with sbi's estimator). With
+/// K = min(`classes`, B − 1) and logits L[i, k] = f(θ_{(i+k) mod B}, x_i) for k = 0..K, the joint
+/// set of row i is k = 0..K−1 (its own θ first) and the marginal set k = 1..K (no θ of its own):
+/// log q₀(i) = log K − log[K + γ Σ_{k=1..K} exp L[i, k]],
+/// log q₁(i) = log γ + L[i, 0] − log[K + γ Σ_{k=0..K−1} exp L[i, k]],
+/// loss = −mean_i [log q₀(i)/(1+γ) + γ·log q₁(i)/(1+γ)]. A batch of one row (no marginal θ) has
+/// loss 0.
+pub fn multiclass_loss(
+    model: &RatioClassifier,
+    theta: Tensor<2>,
+    x: Tensor<2>,
+    classes: usize,
+    gamma: f64,
+) -> Tensor<1> {
+    let rows = theta.dims()[0];
+    if rows < 2 {
+        return model.logit(theta, x).mul_scalar(0.0).mean();
+    }
+    let k = classes.clamp(1, rows - 1);
+    let candidates = Tensor::cat((0..=k).map(|j| rotate_rows(theta.clone(), j)).collect(), 0);
+    let contexts = x.repeat_dim(0, k + 1);
+    let logits = model.logit(candidates, contexts).reshape([k + 1, rows]).transpose();
+    let (log_gamma, log_k) = (gamma.ln(), (k as f64).ln());
+    let class_zero = logits.clone().slice(s![.., 0..1]).detach().zeros_like().add_scalar(log_k);
+    let denominator =
+        |set: Tensor<2>| logsumexp_last(Tensor::cat(vec![set.add_scalar(log_gamma), class_zero.clone()], 1));
+    let log_q_marginal = denominator(logits.clone().slice(s![.., 1..k + 1])).neg().add_scalar(log_k);
+    let log_q_joint =
+        logits.clone().slice(s![.., 0..1]).add_scalar(log_gamma) - denominator(logits.slice(s![.., 0..k]));
+    let (p_marginal, p_joint) = (1.0 / (1.0 + gamma), gamma / (1.0 + gamma));
+    (log_q_marginal.mul_scalar(p_marginal) + log_q_joint.mul_scalar(p_joint)).mean().neg()
+}
+
+/// Logits of the joint pairs (θ_i, x_i) and of as many marginal pairs (θ_{(i+1) mod B}, x_i).
+fn joint_and_marginal(model: &RatioClassifier, theta: Tensor<2>, x: Tensor<2>) -> (Tensor<1>, Tensor<1>) {
+    let joint = model.logit(theta.clone(), x.clone());
+    let marginal = model.logit(rotate_rows(theta, 1), x);
+    (joint, marginal)
+}
+
 /// NRE-A loss of a mini-batch: mean binary cross-entropy of the joint pairs (θ_i, x_i), label 1,
 /// and as many marginal pairs (θ_{(i+1) mod B}, x_i), label 0:
 /// ½·mean[softplus(−f(θ_i, x_i)) + softplus(f(θ_{i+1}, x_i))].
 pub fn binary_loss(model: &RatioClassifier, theta: Tensor<2>, x: Tensor<2>) -> Tensor<1> {
-    let joint = model.logit(theta.clone(), x.clone());
-    let marginal = model.logit(rotate_rows(theta, 1), x);
+    let (joint, marginal) = joint_and_marginal(model, theta, x);
     (softplus(joint.neg()) + softplus(marginal)).mean().mul_scalar(0.5)
+}
+
+/// BNRE loss of a mini-batch (Delaunoy et al. 2022, eq. 7; sbi's `BNRE`): the NRE-A loss of
+/// [`binary_loss`] plus λ·(mean_i σ(f(θ_i, x_i)) + mean_i σ(f(θ_{i+1}, x_i)) − 1)², the batch
+/// estimate of the balancing condition E_joint[d] + E_marginal[d] = 1.
+pub fn balanced_loss(model: &RatioClassifier, theta: Tensor<2>, x: Tensor<2>, lambda: f64) -> Tensor<1> {
+    let (joint, marginal) = joint_and_marginal(model, theta, x);
+    let cross_entropy = (softplus(joint.clone().neg()) + softplus(marginal.clone())).mean().mul_scalar(0.5);
+    let balance = (sigmoid(joint).mean() + sigmoid(marginal).mean()).sub_scalar(1.0);
+    cross_entropy + balance.square().mul_scalar(lambda)
 }
 
 /// An NRE run: a prior, accumulated simulations, and settings.
@@ -172,15 +283,13 @@ impl Nre {
     }
 
     /// Train the classifier from `warm` (or a fresh one standardised on the data).
-    fn fit(
+    pub(crate) fn fit(
         &self,
         warm: Option<Fitted<RatioClassifier>>,
         seed: u64,
         progress: &mut dyn FnMut(&EpochProgress),
     ) -> Result<(Fitted<RatioClassifier>, TrainReport)> {
-        if let NreLoss::Contrastive { atoms: atoms @ 0..=1 } = self.config.loss {
-            return Err(Error::InvalidInput(format!("NRE-B needs at least 2 atoms, got {atoms}")));
-        }
+        self.config.loss.validate()?;
         let data = self.simulations.training_data()?;
         let device = Device::flex().autodiff();
         let mut training = self.config.training.clone();
@@ -198,6 +307,8 @@ impl Nre {
         let loss = move |m: &RatioClassifier, theta: Tensor<2>, x: Tensor<2>| match loss_kind {
             NreLoss::Binary => binary_loss(m, theta, x),
             NreLoss::Contrastive { atoms } => contrastive_loss(m, theta, x, atoms),
+            NreLoss::Multiclass { classes, gamma } => multiclass_loss(m, theta, x, classes, gamma),
+            NreLoss::Balanced { lambda } => balanced_loss(m, theta, x, lambda),
         };
         let (network, report) = train(model, data.theta(), data.x(), loss, &training, &device, progress)?;
         Ok((Fitted { network, standardizers }, report))

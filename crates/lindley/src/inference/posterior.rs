@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use super::mcmc_posterior::McmcPosterior;
 use super::model::{Method, ModelHeader};
+use super::vae::VaePosterior;
 use super::{Posterior, PosteriorSamples, SampleOptions, check_observation, check_parameters};
 use crate::flows::{ConditionalDensity, ConditionalEstimator};
 use crate::rng::{seeded, substream};
@@ -234,47 +235,9 @@ impl Posterior for DirectPosterior {
         options: &SampleOptions,
     ) -> Result<PosteriorSamples> {
         check_observation(observation, self.data_dim())?;
-        let start = Instant::now();
-        let dim = self.parameter_dim();
-        let mut kept: Vec<f64> = Vec::with_capacity(n * dim);
-        let (mut accepted, mut proposed) = (0usize, 0usize);
-        let mut batch_index = 0u64;
-        while accepted < n {
-            // The first batch assumes everything is accepted (no surplus to discard when the
-            // posterior lies well inside the support); later ones add 10% to the measured rate.
-            let (rate, margin) =
-                if proposed == 0 { (1.0, 1.0) } else { ((accepted as f64 / proposed as f64).max(1e-3), 1.1) };
-            let wanted = (((n - accepted) as f64 / rate) * margin).ceil() as usize;
-            let rows = wanted.clamp(100, options.batch_size.max(100));
-            let draws = self.draw(observation, rows, substream(seed, batch_index).random());
-            batch_index += 1;
-            proposed += rows;
-            for row in draws.rows() {
-                if accepted < n && self.header.prior.in_support(row) {
-                    kept.extend(row.iter());
-                    accepted += 1;
-                }
-            }
-            let rate = accepted as f64 / proposed as f64;
-            if proposed >= 10_000 && rate < options.min_acceptance {
-                return Err(Error::Sampling(format!(
-                    "only {accepted} of {proposed} draws from the estimated posterior ({:.4}%) fall inside the prior support; \
-                     the estimator puts its mass outside the prior for this observation — is the observation far from the \
-                     simulations it was trained on?",
-                    100.0 * rate
-                )));
-            }
-            if accepted < n && start.elapsed().as_secs_f64() > options.max_seconds {
-                return Err(Error::Sampling(format!(
-                    "time limit of {} s reached with {accepted} of {n} samples (acceptance rate {:.4}%)",
-                    options.max_seconds,
-                    100.0 * rate
-                )));
-            }
-        }
-        let theta = Array2::from_shape_vec((n, dim), kept).expect("n rows of dim values were kept");
-        let acceptance_rate = accepted as f64 / proposed.max(1) as f64;
-        Ok(PosteriorSamples { theta, acceptance_rate, seconds: start.elapsed().as_secs_f64(), warnings: vec![] })
+        rejection_sample(&self.header.prior, n, seed, options, |rows, draw_seed| {
+            self.draw(observation, rows, draw_seed)
+        })
     }
 
     /// Batched rejection sampling for many observations: each round draws, for every observation
@@ -361,6 +324,61 @@ impl Posterior for DirectPosterior {
     }
 }
 
+/// Rejection sampling to the support of `prior`: `draw(rows, seed)` returns `rows` unrestricted
+/// proposals, and batches are drawn (batch `b` seeded with a draw from `substream(seed, b)`) until
+/// `n` fall inside the support, the time limit passes, or the acceptance rate collapses (see
+/// [`SampleOptions`]). Shared by the posteriors that sample an estimator directly (NPE's flow, the
+/// VAEs' decoder).
+pub(crate) fn rejection_sample(
+    prior: &crate::distributions::Distribution,
+    n: usize,
+    seed: u64,
+    options: &SampleOptions,
+    mut draw: impl FnMut(usize, u64) -> Array2<f64>,
+) -> Result<PosteriorSamples> {
+    let start = Instant::now();
+    let dim = prior.dim();
+    let mut kept: Vec<f64> = Vec::with_capacity(n * dim);
+    let (mut accepted, mut proposed) = (0usize, 0usize);
+    let mut batch_index = 0u64;
+    while accepted < n {
+        // The first batch assumes everything is accepted (no surplus to discard when the
+        // posterior lies well inside the support); later ones add 10% to the measured rate.
+        let (rate, margin) =
+            if proposed == 0 { (1.0, 1.0) } else { ((accepted as f64 / proposed as f64).max(1e-3), 1.1) };
+        let wanted = (((n - accepted) as f64 / rate) * margin).ceil() as usize;
+        let rows = wanted.clamp(100, options.batch_size.max(100));
+        let draws = draw(rows, substream(seed, batch_index).random());
+        batch_index += 1;
+        proposed += rows;
+        for row in draws.rows() {
+            if accepted < n && prior.in_support(row) {
+                kept.extend(row.iter());
+                accepted += 1;
+            }
+        }
+        let rate = accepted as f64 / proposed as f64;
+        if proposed >= 10_000 && rate < options.min_acceptance {
+            return Err(Error::Sampling(format!(
+                "only {accepted} of {proposed} draws from the estimated posterior ({:.4}%) fall inside the prior support; \
+                 the estimator puts its mass outside the prior for this observation — is the observation far from the \
+                 simulations it was trained on?",
+                100.0 * rate
+            )));
+        }
+        if accepted < n && start.elapsed().as_secs_f64() > options.max_seconds {
+            return Err(Error::Sampling(format!(
+                "time limit of {} s reached with {accepted} of {n} samples (acceptance rate {:.4}%)",
+                options.max_seconds,
+                100.0 * rate
+            )));
+        }
+    }
+    let theta = Array2::from_shape_vec((n, dim), kept).expect("n rows of dim values were kept");
+    let acceptance_rate = accepted as f64 / proposed.max(1) as f64;
+    Ok(PosteriorSamples { theta, acceptance_rate, seconds: start.elapsed().as_secs_f64(), warnings: vec![] })
+}
+
 /// A posterior of any method, as read from a model file whose header says which.
 #[derive(Debug)]
 pub enum AnyPosterior {
@@ -368,6 +386,8 @@ pub enum AnyPosterior {
     Direct(DirectPosterior),
     /// NLE's or NRE's MCMC-sampled posterior.
     Mcmc(McmcPosterior),
+    /// A CP-VAE's or UP-VAE's decoded posterior.
+    Vae(VaePosterior),
 }
 
 impl AnyPosterior {
@@ -376,6 +396,7 @@ impl AnyPosterior {
         match ModelHeader::method_of(path)? {
             Method::Npe => DirectPosterior::load(path).map(AnyPosterior::Direct),
             Method::Nle | Method::Nre => McmcPosterior::load(path).map(AnyPosterior::Mcmc),
+            Method::Cpvae | Method::Upvae => VaePosterior::load(path).map(AnyPosterior::Vae),
         }
     }
 
@@ -384,14 +405,20 @@ impl AnyPosterior {
         match self {
             AnyPosterior::Direct(p) => p.header(),
             AnyPosterior::Mcmc(p) => p.header(),
+            AnyPosterior::Vae(p) => p.header(),
         }
     }
 
-    /// The maximum-a-posteriori parameters (see [`DirectPosterior::map`] and [`McmcPosterior::map`]).
+    /// The maximum-a-posteriori parameters (see [`DirectPosterior::map`] and [`McmcPosterior::map`]);
+    /// an error for a VAE, whose posterior has no density to maximise.
     pub fn map(&self, observation: ArrayView1<f64>, options: &MapOptions, seed: u64) -> Result<Array1<f64>> {
         match self {
             AnyPosterior::Direct(p) => p.map(observation, options, seed),
             AnyPosterior::Mcmc(p) => p.map(observation, options, seed),
+            AnyPosterior::Vae(p) => Err(crate::Error::Unsupported(format!(
+                "a {} posterior has no density, so no MAP estimate; summarise its samples instead",
+                p.header().method.name()
+            ))),
         }
     }
 
@@ -400,6 +427,7 @@ impl AnyPosterior {
         match self {
             AnyPosterior::Direct(p) => p.save(path),
             AnyPosterior::Mcmc(p) => p.save(path),
+            AnyPosterior::Vae(p) => p.save(path),
         }
     }
 
@@ -407,6 +435,7 @@ impl AnyPosterior {
         match self {
             AnyPosterior::Direct(p) => p,
             AnyPosterior::Mcmc(p) => p,
+            AnyPosterior::Vae(p) => p,
         }
     }
 }

@@ -122,6 +122,7 @@ impl Simulations {
             training: TrainingSummary::new(report, simulations, self.dropped),
             classifier: None,
             mcmc: None,
+            vae: None,
         }
     }
 }

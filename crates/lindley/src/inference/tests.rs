@@ -616,3 +616,187 @@ mod sequential {
         );
     }
 }
+
+/// NRE-C and BNRE: the trained logit against the analytic log-ratio of the 2-D linear-Gaussian
+/// problem, and the balancing condition.
+mod ratio_losses {
+    use burn::prelude::*;
+    use burn::tensor::activation::sigmoid;
+    use ndarray::{Array1, Array2, array};
+
+    use super::{NOISE, linear_gaussian};
+    use crate::data::Dataset;
+    use crate::flows::Standardizer;
+    use crate::inference::nre::{RatioClassifier, balanced_loss, binary_loss, multiclass_loss, rotate_rows};
+    use crate::inference::sequential::Fitted;
+    use crate::inference::{Nre, NreConfig, NreLoss};
+    use crate::rng::seeded;
+    use crate::tensor_ops::{matrix_to_tensor, tensor_to_vec};
+
+    /// log p(x | θ) − log p(x) for x = θ + N(0, σ²I), θ ~ N(0, I).
+    fn analytic_log_ratio(theta: &Array2<f64>, x: &Array2<f64>) -> Array1<f64> {
+        let s2 = NOISE * NOISE;
+        Array1::from_iter(theta.rows().into_iter().zip(x.rows()).map(|(t, v)| {
+            t.iter()
+                .zip(v.iter())
+                .map(|(t, v)| {
+                    -(v - t).powi(2) / (2.0 * s2) - 0.5 * s2.ln() + v * v / (2.0 * (1.0 + s2)) + 0.5 * (1.0 + s2).ln()
+                })
+                .sum::<f64>()
+        }))
+    }
+
+    /// A classifier trained with `loss` on `n` simulations for `epochs` epochs (no early stop).
+    fn fitted(loss: NreLoss, n: usize, epochs: usize, hidden: usize) -> RatioClassifier {
+        let task = linear_gaussian();
+        let (theta, x) = task.sample_joint(n, 3).unwrap();
+        let mut config = NreConfig { loss, ..Default::default() };
+        config.classifier.hidden = hidden;
+        config.training.max_epochs = epochs;
+        config.training.patience = epochs;
+        config.training.batch_size = 100;
+        config.training.learning_rate = 2e-3;
+        let mut nre = Nre::for_task(&task, config);
+        nre.append_simulations(Dataset::new(theta, x).unwrap()).unwrap();
+        let (Fitted { network, .. }, _) = nre.fit(None, 3, &mut |_| {}).unwrap();
+        network.valid()
+    }
+
+    fn logits(model: &RatioClassifier, theta: &Array2<f64>, x: &Array2<f64>) -> Array1<f64> {
+        let device = Device::flex();
+        let values = model.logit(matrix_to_tensor(theta.view(), &device), matrix_to_tensor(x.view(), &device));
+        Array1::from_iter(tensor_to_vec(values).into_iter().map(f64::from))
+    }
+
+    #[test]
+    fn multiclass_loss_matches_its_definition() {
+        // 6 rows, K = 3, γ = 2: loss = −mean_i [log q₀(i)/(1+γ) + γ log q₁(i)/(1+γ)].
+        let device = Device::flex();
+        let theta = array![[0.1, -0.3], [1.2, 0.4], [-0.7, 0.9], [0.0, 2.0], [0.5, -1.5], [0.9, 0.2]];
+        let x = array![[0.3, 0.2], [-1.0, 0.5], [0.8, -0.4], [1.5, 1.1], [-0.2, -0.9], [0.1, 0.7]];
+        let standardizer = Standardizer::identity(2);
+        let model = RatioClassifier::new(&Default::default(), &standardizer, &standardizer, &mut seeded(4), &device);
+        let (k, gamma, rows) = (3usize, 2.0f64, 6usize);
+        let mut expected = 0.0;
+        for i in 0..rows {
+            let candidates = Array2::from_shape_fn((k + 1, 2), |(j, c)| theta[[(i + j) % rows, c]]);
+            let contexts = Array2::from_shape_fn((k + 1, 2), |(_, c)| x[[i, c]]);
+            let f = logits(&model, &candidates, &contexts);
+            let joint: f64 = (0..k).map(|j| f[j].exp()).sum();
+            let marginal: f64 = (1..=k).map(|j| f[j].exp()).sum();
+            let log_q0 = (k as f64).ln() - (k as f64 + gamma * marginal).ln();
+            let log_q1 = gamma.ln() + f[0] - (k as f64 + gamma * joint).ln();
+            expected -= (log_q0 / (1.0 + gamma) + gamma * log_q1 / (1.0 + gamma)) / rows as f64;
+        }
+        let loss = multiclass_loss(
+            &model,
+            matrix_to_tensor(theta.view(), &device),
+            matrix_to_tensor(x.view(), &device),
+            k,
+            gamma,
+        );
+        let loss = f64::from(tensor_to_vec(loss)[0]);
+        assert!((loss - expected).abs() < 1e-5, "loss {loss} vs {expected}");
+    }
+
+    #[test]
+    fn nre_c_logit_recovers_the_analytic_log_ratio() {
+        // γ = 2 so that a loss that drops or misplaces log γ (or log K) shifts the logit by ~0.7.
+        let model = fitted(NreLoss::Multiclass { classes: 5, gamma: 2.0 }, 3000, 40, 50);
+        let (theta, x) = linear_gaussian().sample_joint(2000, 77).unwrap();
+        let error = logits(&model, &theta, &x) - analytic_log_ratio(&theta, &x);
+        let bias = error.mean().unwrap();
+        let rms = error.mapv(|e| e * e).mean().unwrap().sqrt();
+        assert!(bias.abs() < 0.15 && rms < 0.35, "NRE-C logit − log r on joint pairs: bias {bias}, rms {rms}");
+    }
+
+    /// E_joint[σ(f)] + E_marginal[σ(f)] over the pairs of `theta`, `x` (marginal: θ's rotated by one row).
+    fn balance(model: &RatioClassifier, theta: &Array2<f64>, x: &Array2<f64>) -> f64 {
+        let device = Device::flex();
+        let t = matrix_to_tensor(theta.view(), &device);
+        let v = matrix_to_tensor(x.view(), &device);
+        let joint = sigmoid(model.logit(t.clone(), v.clone())).mean();
+        let marginal = sigmoid(model.logit(rotate_rows(t, 1), v)).mean();
+        f64::from(tensor_to_vec(joint + marginal)[0])
+    }
+
+    #[test]
+    fn balanced_loss_adds_the_balancing_penalty() {
+        // The loss is NRE-A's plus λ·(mean σ(f_joint) + mean σ(f_marginal) − 1)², on a fixed batch.
+        let device = Device::flex();
+        let (theta, x) = linear_gaussian().sample_joint(8, 5).unwrap();
+        let standardizer = Standardizer::identity(2);
+        let model = RatioClassifier::new(&Default::default(), &standardizer, &standardizer, &mut seeded(4), &device);
+        let (t, v) = (matrix_to_tensor(theta.view(), &device), matrix_to_tensor(x.view(), &device));
+        let value = |loss: Tensor<1>| f64::from(tensor_to_vec(loss)[0]);
+        let binary = value(binary_loss(&model, t.clone(), v.clone()));
+        let balanced = value(balanced_loss(&model, t, v, 100.0));
+        let expected = binary + 100.0 * (balance(&model, &theta, &x) - 1.0).powi(2);
+        assert!((balanced - expected).abs() < 1e-4 * expected.abs().max(1.0), "loss {balanced} vs {expected}");
+    }
+}
+
+/// CP-VAE against the analytic linear-Gaussian posterior; UP-VAE model files and the errors of a
+/// posterior without a density.
+mod vae {
+    use ndarray::{Axis, array};
+
+    use super::{NOISE, linear_gaussian};
+    use crate::Error;
+    use crate::data::Dataset;
+    use crate::inference::posterior::MapOptions;
+    use crate::inference::{AnyPosterior, Posterior, SampleOptions, Vae, VaeConfig, VaeKind, VaePosterior};
+
+    fn trained(kind: VaeKind, n: usize, epochs: usize) -> VaePosterior {
+        let task = linear_gaussian();
+        let (theta, x) = task.sample_joint(n, 3).unwrap();
+        let mut config = VaeConfig { kind, hidden: vec![64, 64], ..Default::default() };
+        config.training.max_epochs = epochs;
+        config.training.batch_size = 64;
+        config.training.learning_rate = 2e-3;
+        config.training.seed = 5;
+        let mut vae = Vae::for_task(&task, config);
+        vae.append_simulations(Dataset::new(theta, x).unwrap()).unwrap();
+        vae.train(&mut |_| {}).unwrap().0
+    }
+
+    #[test]
+    fn cp_vae_matches_the_analytic_linear_gaussian_posterior() {
+        // Posterior N(x/(1+σ²), σ²/(1+σ²)·I): mean within 0.1, standard deviation within 15%.
+        let posterior = trained(VaeKind::Conditional, 3000, 40);
+        let observation = array![0.8, -1.2];
+        let samples = posterior.sample(4000, observation.view(), 11, &SampleOptions::default()).unwrap().theta;
+        let mean = samples.mean_axis(Axis(0)).unwrap();
+        let std = samples.std_axis(Axis(0), 1.0);
+        let shrink = 1.0 / (1.0 + NOISE * NOISE);
+        let exact_std = (NOISE * NOISE * shrink).sqrt();
+        for d in 0..2 {
+            assert!((mean[d] - shrink * observation[d]).abs() < 0.1, "CP-VAE mean {mean} vs {}", &observation * shrink);
+            assert!((std[d] / exact_std - 1.0).abs() < 0.15, "CP-VAE std {std} vs {exact_std}");
+        }
+    }
+
+    #[test]
+    fn vae_models_round_trip_and_have_no_density() {
+        let posterior = trained(VaeKind::Unconditional, 300, 2);
+        let directory = std::env::temp_dir().join(format!("lindley-vae-test-{}", std::process::id()));
+        std::fs::create_dir_all(&directory).unwrap();
+        let path = directory.join("upvae.safetensors");
+        posterior.save(&path).unwrap();
+        let loaded = AnyPosterior::load(&path).unwrap();
+        assert!(matches!(loaded, AnyPosterior::Vae(_)));
+        assert_eq!(loaded.header(), posterior.header());
+        let observation = array![0.3, 0.1];
+        let options = SampleOptions::default();
+        let before = posterior.sample(50, observation.view(), 2, &options).unwrap().theta;
+        let after = loaded.sample(50, observation.view(), 2, &options).unwrap().theta;
+        assert!(before.iter().zip(after.iter()).all(|(a, b)| (a - b).abs() < 1e-6));
+        let theta = array![[0.1, 0.2]];
+        assert!(matches!(loaded.log_prob(theta.view(), observation.view()), Err(Error::Unsupported(_))));
+        let error = loaded.map(observation.view(), &MapOptions::default(), 0).unwrap_err().to_string();
+        assert!(error.contains("upvae") && error.contains("no density"), "{error}");
+        let error = crate::inference::DirectPosterior::load(&path).unwrap_err().to_string();
+        assert!(error.contains("this is a upvae model"), "{error}");
+        std::fs::remove_dir_all(&directory).ok();
+    }
+}

@@ -1,6 +1,6 @@
 use burn::module::Param;
 use burn::prelude::*;
-use burn::tensor::activation::{relu, sigmoid};
+use burn::tensor::activation::{leaky_relu, relu, sigmoid};
 use rand::Rng;
 
 use crate::rng::LindleyRng;
@@ -86,6 +86,19 @@ impl Mlp {
             x = layer.forward(x);
             if i < last {
                 x = relu(x);
+            }
+        }
+        x
+    }
+
+    /// Apply to `[batch, inputs]` with Leaky-ReLU, max(x, `negative_slope`·x), between layers
+    /// instead of ReLU (e.g. slope 0.1 for the VAE estimators of [`crate::inference::vae`]).
+    pub fn forward_leaky(&self, mut x: Tensor<2>, negative_slope: f64) -> Tensor<2> {
+        let last = self.layers.len() - 1;
+        for (i, layer) in self.layers.iter().enumerate() {
+            x = layer.forward(x);
+            if i < last {
+                x = leaky_relu(x, negative_slope);
             }
         }
         x
