@@ -138,6 +138,15 @@ impl ModelHeader {
         if header.method == Method::Nre && header.classifier.is_none() {
             return Err(fail("an nre model without a classifier architecture".into()));
         }
+        let embedding = match header.method {
+            Method::Nre => header.classifier.as_ref().and_then(|c| c.embedding.as_ref()),
+            Method::Npe | Method::Nle => header.estimator.embedding.as_ref(),
+        };
+        if let Some(embedding) = embedding {
+            embedding
+                .validate(header.context_standardizer.dim())
+                .map_err(|e| fail(format!("the stored embedding net does not fit the model's context: {e}")))?;
+        }
         Ok(header)
     }
 
