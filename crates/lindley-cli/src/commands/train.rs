@@ -12,6 +12,7 @@ use lindley::inference::{
     VaeConfig, VaeKind, run_rounds,
 };
 use lindley::mcmc::Sampler;
+use lindley::nn::{EmbeddingConfig, EmbeddingKind};
 use lindley::train::{EpochProgress, TrainConfig, TrainReport};
 
 use super::simulate::{Resolved, Source};
@@ -25,8 +26,9 @@ pub enum Method {
     /// Neural likelihood estimation: a conditional flow q(x | θ); the posterior is sampled by
     /// MCMC (default: MAF, 5 transforms, 50 hidden units; 100 slice-sampling chains).
     Nle(McmcArgs),
-    /// Neural ratio estimation: a ResNet classifier of (θ, x) trained with the loss of --loss
-    /// (default NRE-B, contrastive with 10 atoms); the posterior is sampled by MCMC.
+    /// Neural ratio estimation: a ResNet classifier of (θ, x) (of (θ, e(x)) with --embedding)
+    /// trained with the loss of --loss (default NRE-B, contrastive with 10 atoms); the posterior is
+    /// sampled by MCMC.
     Nre(NreArgs),
     /// Rejection ABC for one observation (--observation): simulate --budget draws from the prior,
     /// keep the closest (default 100, as sbibm; --quantile, --keep or --epsilon), optionally with
@@ -220,6 +222,26 @@ pub struct Args {
     /// Hidden units per conditioner layer.
     #[arg(long)]
     hidden: Option<usize>,
+    /// Embedding (summary) net for x, trained with the estimator (NPE) or classifier (NRE):
+    /// mlp; deepsets (permutation invariant, for iid trials; see --trial-dim); cnn or lstm
+    /// (1-D convolutional / bidirectional LSTM, for time series; see --channels). Stored in the
+    /// model file.
+    #[arg(long)]
+    embedding: Option<EmbeddingKind>,
+    /// Values per trial for --embedding deepsets: x holds its iid trials one after another, each
+    /// of this many values (default 1).
+    #[arg(long)]
+    trial_dim: Option<usize>,
+    /// Number of series for --embedding cnn|lstm: x holds each channel's whole series in turn,
+    /// all of the same length (default 1).
+    #[arg(long)]
+    channels: Option<usize>,
+    /// Output features of the embedding net (default 20).
+    #[arg(long)]
+    embedding_features: Option<usize>,
+    /// Hidden units of the embedding net's layers (default 50).
+    #[arg(long)]
+    embedding_hidden: Option<usize>,
     /// Mini-batch size.
     #[arg(long)]
     batch_size: Option<usize>,
@@ -265,10 +287,50 @@ impl Args {
         training.seed = self.seed;
     }
 
+    /// The embedding net: the settings file's (`base`) with the command-line flags applied;
+    /// shape flags that do not belong to the chosen net are errors.
+    fn embedding(&self, base: Option<EmbeddingConfig>) -> Result<Option<EmbeddingConfig>> {
+        let mut config = match (self.embedding, base) {
+            (Some(kind), Some(base)) if base.kind == kind => base,
+            (Some(kind), _) => EmbeddingConfig::of_kind(kind),
+            (None, Some(base)) => base,
+            (None, None) => {
+                if self.trial_dim.is_some()
+                    || self.channels.is_some()
+                    || self.embedding_features.is_some()
+                    || self.embedding_hidden.is_some()
+                {
+                    bail!("--trial-dim, --channels, --embedding-features and --embedding-hidden need --embedding KIND");
+                }
+                return Ok(None);
+            }
+        };
+        if let Some(trial_dim) = self.trial_dim {
+            if config.kind != EmbeddingKind::DeepSets {
+                bail!("--trial-dim is for --embedding deepsets, not {}", config.kind.name());
+            }
+            config.trial_dim = trial_dim;
+        }
+        if let Some(channels) = self.channels {
+            if !matches!(config.kind, EmbeddingKind::Cnn | EmbeddingKind::Lstm) {
+                bail!("--channels is for --embedding cnn or lstm, not {}", config.kind.name());
+            }
+            config.channels = channels;
+        }
+        if let Some(features) = self.embedding_features {
+            config.features = features;
+        }
+        if let Some(hidden) = self.embedding_hidden {
+            config.hidden = hidden;
+        }
+        Ok(Some(config))
+    }
+
     /// NPE settings: the settings file with the command-line overrides applied.
     fn npe_config(&self) -> Result<NpeConfig> {
         let mut config: NpeConfig = super::read_config(self.config.as_ref())?;
         self.apply(&mut config.estimator, &mut config.training);
+        config.estimator.embedding = self.embedding(config.estimator.embedding.take())?;
         Ok(config)
     }
 
@@ -307,8 +369,12 @@ impl Args {
 impl McmcArgs {
     /// NLE settings: the settings file with the command-line overrides applied.
     fn nle_config(&self) -> Result<NleConfig> {
+        if self.common.embedding.is_some() {
+            bail!("--embedding summarises x for NPE and NRE; NLE's flow models x itself and conditions on θ");
+        }
         let mut config: NleConfig = super::read_config(self.common.config.as_ref())?;
         self.common.apply(&mut config.estimator, &mut config.training);
+        config.estimator.embedding = self.common.embedding(config.estimator.embedding.take())?;
         if let Some(kind) = self.sampler {
             config.mcmc.sampler = kind.sampler();
         }
@@ -328,6 +394,7 @@ impl McmcArgs {
         let mut estimator = EstimatorConfig { hidden: config.classifier.hidden, ..Default::default() };
         args.apply(&mut estimator, &mut config.training);
         config.classifier.hidden = estimator.hidden;
+        config.classifier.embedding = args.embedding(config.classifier.embedding.take())?;
         if let Some(kind) = self.sampler {
             config.mcmc.sampler = kind.sampler();
         }

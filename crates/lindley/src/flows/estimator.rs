@@ -2,8 +2,9 @@ use burn::prelude::*;
 use ndarray::ArrayView2;
 use serde::{Deserialize, Serialize};
 
-use super::{ConditionalDensity, DensityEstimator, EstimatorConfig, embedding_net};
-use crate::nn::Mlp;
+use super::{ConditionalDensity, DensityEstimator, EstimatorConfig};
+use crate::Result;
+use crate::nn::EmbeddingNet;
 use crate::rng::LindleyRng;
 use crate::tensor_ops::vector;
 
@@ -33,6 +34,32 @@ impl Standardizer {
         Self { mean, std }
     }
 
+    /// Like [`fit`](Self::fit), but with statistics pooled over the columns of each group:
+    /// `groups[j]` names the group of column j, and every column of a group gets the mean and
+    /// (n − 1)-normalised standard deviation of all the values in the group's columns.
+    pub fn fit_pooled(data: ArrayView2<f64>, groups: &[usize]) -> Self {
+        let count = groups.iter().max().map_or(0, |g| g + 1);
+        let mut sums = vec![(0.0_f64, 0_usize); count];
+        for (column, &g) in data.columns().into_iter().zip(groups) {
+            sums[g].0 += column.sum();
+            sums[g].1 += column.len();
+        }
+        let means: Vec<f64> = sums.iter().map(|&(s, n)| s / n.max(1) as f64).collect();
+        let mut squares = vec![0.0_f64; count];
+        for (column, &g) in data.columns().into_iter().zip(groups) {
+            squares[g] += column.iter().map(|v| (v - means[g]).powi(2)).sum::<f64>();
+        }
+        let stds: Vec<f64> = squares
+            .iter()
+            .zip(&sums)
+            .map(|(&q, &(_, n))| {
+                let s = (q / (n.max(2) - 1) as f64).sqrt();
+                if s > 1e-12 && s.is_finite() { s } else { 1.0 }
+            })
+            .collect();
+        Self { mean: groups.iter().map(|&g| means[g]).collect(), std: groups.iter().map(|&g| stds[g]).collect() }
+    }
+
     /// The identity map on `dim` columns.
     pub fn identity(dim: usize) -> Self {
         Self { mean: vec![0.0; dim], std: vec![1.0; dim] }
@@ -50,11 +77,12 @@ impl Standardizer {
 }
 
 /// A density estimator q(v | c) in the user's units: z-scores v and c with statistics from the
-/// training set, passes c through an optional embedding net, and corrects the log-density by the
+/// training set, passes c through an optional embedding net (see [`crate::nn::EmbeddingNet`];
+/// trained with the flow), and corrects the log-density by the
 /// Jacobian of the standardisation, log q(v | c) = log q̃(ṽ | c̃) − Σ log std_v.
 #[derive(Module, Debug)]
 pub struct ConditionalEstimator {
-    embedding: Option<Mlp>,
+    embedding: Option<EmbeddingNet>,
     pub(crate) density: DensityEstimator,
     input_mean: Tensor<1>,
     input_std: Tensor<1>,
@@ -65,23 +93,23 @@ pub struct ConditionalEstimator {
 }
 
 impl ConditionalEstimator {
-    /// An untrained estimator for inputs and contexts standardised by the given statistics.
+    /// An untrained estimator for inputs and contexts standardised by the given statistics; an
+    /// error says if the configured embedding net does not fit the context's shape.
     pub fn new(
         config: &EstimatorConfig,
         input: Standardizer,
         context: Standardizer,
         rng: &mut LindleyRng,
         device: &Device,
-    ) -> Self {
-        let embedding = embedding_net(config, context.dim(), rng, device);
-        let features = if config.embedding_features > 0 && embedding.is_some() {
-            config.embedding_features
-        } else {
-            context.dim()
+    ) -> Result<Self> {
+        let embedding = match &config.embedding {
+            Some(e) => Some(EmbeddingNet::new(e, context.dim(), rng, device)?),
+            None => None,
         };
+        let features = config.embedding.as_ref().map_or(context.dim(), |e| e.features);
         let density = DensityEstimator::new(config, input.dim(), features, rng, device);
         let f32s = |v: &[f64]| v.iter().map(|&x| x as f32).collect::<Vec<_>>();
-        Self {
+        Ok(Self {
             embedding,
             density,
             input_mean: vector(&f32s(&input.mean), device),
@@ -89,7 +117,7 @@ impl ConditionalEstimator {
             context_mean: vector(&f32s(&context.mean), device),
             context_std: vector(&f32s(&context.std), device),
             standardizers: (input, context),
-        }
+        })
     }
 
     /// The standardisation of the inputs v.
@@ -102,7 +130,8 @@ impl ConditionalEstimator {
         &self.standardizers.1
     }
 
-    fn embed(&self, context: Tensor<2>) -> Tensor<2> {
+    /// The z-scored context through the embedding net (if any), `[B, features]`.
+    pub(crate) fn embed(&self, context: Tensor<2>) -> Tensor<2> {
         let c = (context - self.context_mean.clone().unsqueeze_dim(0)) / self.context_std.clone().unsqueeze_dim(0);
         match &self.embedding {
             Some(net) => net.forward(c),

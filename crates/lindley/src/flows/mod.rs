@@ -18,7 +18,7 @@ pub use flow::{Flow, LayerKind};
 pub use mdn::Mdn;
 pub use transformer::Transformer;
 
-use crate::nn::Mlp;
+use crate::nn::EmbeddingConfig;
 use crate::rng::LindleyRng;
 
 /// A conditional density q(v | c) with exact log-density and sampling.
@@ -106,10 +106,10 @@ pub struct EstimatorConfig {
     pub components: usize,
     /// Prepend a context-conditioned affine layer to flows.
     pub conditional_affine: bool,
-    /// Hidden layers of an MLP embedding net for the context (empty: no embedding net).
-    pub embedding_hidden: Vec<usize>,
-    /// Output features of the embedding net.
-    pub embedding_features: usize,
+    /// Embedding net applied to the (z-scored) context before it conditions the estimator, trained
+    /// with it (`None`: the context as it is).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub embedding: Option<EmbeddingConfig>,
 }
 
 impl Default for EstimatorConfig {
@@ -124,8 +124,7 @@ impl Default for EstimatorConfig {
             tail_bound: 3.0,
             components: 10,
             conditional_affine: false,
-            embedding_hidden: vec![],
-            embedding_features: 0,
+            embedding: None,
         }
     }
 }
@@ -200,19 +199,6 @@ impl ConditionalDensity for DensityEstimator {
 pub fn standard_normal(rows: usize, cols: usize, rng: &mut LindleyRng, device: &Device) -> Tensor<2> {
     let v: Vec<f32> = (0..rows * cols).map(|_| StandardNormal.sample(rng)).collect();
     Tensor::from_data(TensorData::new(v, [rows, cols]), device)
-}
-
-/// Build the optional MLP embedding net of a config for `features` raw context features.
-pub(crate) fn embedding_net(
-    config: &EstimatorConfig,
-    features: usize,
-    rng: &mut LindleyRng,
-    device: &Device,
-) -> Option<Mlp> {
-    (!config.embedding_hidden.is_empty() || config.embedding_features > 0).then(|| {
-        let out = if config.embedding_features > 0 { config.embedding_features } else { features };
-        Mlp::new(features, &config.embedding_hidden, out, 1.0, rng, device)
-    })
 }
 
 #[cfg(test)]

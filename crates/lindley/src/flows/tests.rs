@@ -40,7 +40,8 @@ fn fitted(kind: EstimatorKind) -> ConditionalEstimator {
         Standardizer::fit(context.view()),
         &mut seeded(2),
         &device,
-    );
+    )
+    .unwrap();
     let train_config =
         TrainConfig { max_epochs: 40, patience: 40, batch_size: 100, learning_rate: 3e-3, ..Default::default() };
     let loss = |m: &ConditionalEstimator, v: Tensor<2>, c: Tensor<2>| m.log_prob(v, c).mean().neg();

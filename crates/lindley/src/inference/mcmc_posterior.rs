@@ -79,9 +79,15 @@ pub enum Network {
 }
 
 impl Network {
-    /// The θ-dependent part of the potential, log q(x_o | θ) or f(θ, x_o), for each row of θ.
+    /// The θ-dependent part of the potential, log q(x_o | θ) or f(θ, x_o), for each row of θ;
+    /// `observation` has one row per row of θ or a single row shared by all (the classifier then
+    /// embeds x_o once).
     fn evaluate(&self, theta: Tensor<2>, observation: Tensor<2>) -> Tensor<1> {
+        let rows = theta.dims()[0];
         match self {
+            Network::Likelihood(estimator) if observation.dims()[0] == 1 && rows > 1 => {
+                estimator.log_prob(observation.repeat_dim(0, rows), theta)
+            }
             Network::Likelihood(estimator) => estimator.log_prob(observation, theta),
             Network::Ratio(classifier) => classifier.logit(theta, observation),
         }
@@ -168,7 +174,8 @@ impl McmcPosterior {
                     &header.context_standardizer,
                     &mut seeded(0),
                     &device,
-                );
+                )
+                .map_err(|e| Error::Model { path: path.into(), message: e.to_string() })?;
                 Network::Ratio(crate::io::model::load_weights(path, skeleton)?)
             }
             _ => {
@@ -178,7 +185,8 @@ impl McmcPosterior {
                     header.context_standardizer.clone(),
                     &mut seeded(0),
                     &device,
-                );
+                )
+                .map_err(|e| Error::Model { path: path.into(), message: e.to_string() })?;
                 Network::Likelihood(crate::io::model::load_weights(path, skeleton)?)
             }
         };
@@ -191,7 +199,7 @@ impl McmcPosterior {
         let mut out = Vec::with_capacity(theta.nrows());
         for start in (0..theta.nrows()).step_by(EVALUATION_CHUNK) {
             let rows = theta.slice(ndarray::s![start..(start + EVALUATION_CHUNK).min(theta.nrows()), ..]);
-            let x = matrix_to_tensor(observation.insert_axis(Axis(0)), &device).repeat_dim(0, rows.nrows());
+            let x = matrix_to_tensor(observation.insert_axis(Axis(0)), &device);
             let values = self.network.evaluate(matrix_to_tensor(rows, &device), x);
             out.extend(tensor_to_vec(values).into_iter().map(f64::from));
         }

@@ -157,6 +157,16 @@ impl ModelHeader {
                 None => return Err(fail(format!("a {} model without a VAE architecture", header.method.name()))),
             }
         }
+        let embedding = match header.method {
+            Method::Nre => header.classifier.as_ref().and_then(|c| c.embedding.as_ref()),
+            Method::Npe | Method::Nle => header.estimator.embedding.as_ref(),
+            Method::Cpvae | Method::Upvae => None,
+        };
+        if let Some(embedding) = embedding {
+            embedding
+                .validate(header.context_standardizer.dim())
+                .map_err(|e| fail(format!("the stored embedding net does not fit the model's context: {e}")))?;
+        }
         Ok(header)
     }
 

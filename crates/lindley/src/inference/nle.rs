@@ -11,12 +11,13 @@ use super::mcmc_posterior::{McmcPosterior, McmcSettings, Network};
 use super::model::Method;
 use super::sequential::{Fitted, RoundMethod};
 use super::simulations::{Simulations, simulation_api};
-use crate::Result;
 use crate::data::{Dataset, DroppedRows};
 use crate::distributions::Distribution;
 use crate::flows::{ConditionalDensity, ConditionalEstimator, EstimatorConfig, EstimatorKind, Standardizer};
+use crate::nn::EmbeddingKind;
 use crate::rng::seeded;
 use crate::train::{EpochProgress, TrainConfig, TrainReport, train};
+use crate::{Error, Result};
 
 /// Architecture, training and sampling settings of NLE; the defaults are sbibm's NLE (MAF with
 /// 5 transforms and 50 hidden units; batch 200, learning rate 5·10⁻⁴, patience 20) and its MCMC
@@ -66,6 +67,15 @@ impl Nle {
         seed: u64,
         progress: &mut dyn FnMut(&EpochProgress),
     ) -> Result<(Fitted<ConditionalEstimator>, TrainReport)> {
+        if let Some(embedding) = &self.config.estimator.embedding
+            && embedding.kind != EmbeddingKind::Mlp
+        {
+            return Err(Error::InvalidInput(format!(
+                "NLE conditions its flow on θ, which has no trial or time structure; a {} embedding net \
+                 summarises x and belongs to NPE or NRE (NLE takes at most an mlp embedding of θ)",
+                embedding.kind.name()
+            )));
+        }
         let data = self.simulations.training_data()?;
         let device = Device::flex().autodiff();
         let mut training = self.config.training.clone();
@@ -81,7 +91,7 @@ impl Nle {
                     context.clone(),
                     &mut seeded(seed),
                     &device,
-                );
+                )?;
                 (network, (input, context))
             }
         };

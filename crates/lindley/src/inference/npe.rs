@@ -15,6 +15,7 @@ use super::simulations::{Simulations, simulation_api};
 use crate::data::{Dataset, DroppedRows};
 use crate::distributions::Distribution;
 use crate::flows::{ConditionalDensity, ConditionalEstimator, EstimatorConfig, Standardizer};
+use crate::nn::context_standardizer;
 use crate::rng::seeded;
 use crate::tensor_ops::logsumexp_last;
 use crate::train::{EpochProgress, TrainConfig, TrainReport, train};
@@ -119,14 +120,14 @@ impl Npe {
             Some(fitted) => (fitted.network, fitted.standardizers),
             None => {
                 let input = Standardizer::fit(data.theta());
-                let context = Standardizer::fit(data.x());
+                let context = context_standardizer(self.config.estimator.embedding.as_ref(), data.x())?;
                 let network = ConditionalEstimator::new(
                     &self.config.estimator,
                     input.clone(),
                     context.clone(),
                     &mut seeded(seed),
                     &training_device,
-                );
+                )?;
                 (network, (input, context))
             }
         };

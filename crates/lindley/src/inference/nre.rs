@@ -36,7 +36,7 @@ use super::simulations::{Simulations, simulation_api};
 use crate::data::{Dataset, DroppedRows};
 use crate::distributions::Distribution;
 use crate::flows::{EstimatorConfig, Standardizer};
-use crate::nn::ResidualNet;
+use crate::nn::{EmbeddingConfig, EmbeddingNet, ResidualNet, context_standardizer};
 use crate::rng::{LindleyRng, seeded};
 use crate::tensor_ops::{logsumexp_last, softplus, vector};
 use crate::train::{EpochProgress, TrainConfig, TrainReport, train};
@@ -44,7 +44,8 @@ use crate::{Error, Result};
 use burn::tensor::activation::sigmoid;
 
 /// Architecture of the ratio classifier: a residual network on z-scored [θ, x] (sbi's default
-/// "resnet" classifier: 50 hidden units, 2 residual blocks).
+/// "resnet" classifier: 50 hidden units, 2 residual blocks), or on [z(θ), e(z(x))] with an
+/// embedding net e trained with it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ClassifierConfig {
@@ -52,11 +53,14 @@ pub struct ClassifierConfig {
     pub hidden: usize,
     /// Residual blocks.
     pub blocks: usize,
+    /// Embedding net for x (`None`: x as it is).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub embedding: Option<EmbeddingConfig>,
 }
 
 impl Default for ClassifierConfig {
     fn default() -> Self {
-        Self { hidden: 50, blocks: 2 }
+        Self { hidden: 50, blocks: 2, embedding: None }
     }
 }
 
@@ -146,10 +150,12 @@ pub struct NreConfig {
     pub mcmc: McmcSettings,
 }
 
-/// A classifier d(θ, x) = f(z(θ), z(x)) whose logit f estimates log r(θ, x) (+ c(x) for NRE-B),
-/// with the z-scoring of θ and x learned from the training set.
+/// A classifier d(θ, x) = f(z(θ), e(z(x))) whose logit f estimates log r(θ, x) (+ c(x) for
+/// NRE-B), with the z-scoring of θ and x learned from the training set and an optional embedding
+/// net e (the identity without one).
 #[derive(Module, Debug)]
 pub struct RatioClassifier {
+    embedding: Option<EmbeddingNet>,
     net: ResidualNet,
     theta_mean: Tensor<1>,
     theta_std: Tensor<1>,
@@ -158,28 +164,45 @@ pub struct RatioClassifier {
 }
 
 impl RatioClassifier {
-    /// An untrained classifier for θ and x standardised by the given statistics.
+    /// An untrained classifier for θ and x standardised by the given statistics; an error says
+    /// if the configured embedding net does not fit the shape of x.
     pub fn new(
         config: &ClassifierConfig,
         theta: &Standardizer,
         x: &Standardizer,
         rng: &mut LindleyRng,
         device: &Device,
-    ) -> Self {
+    ) -> Result<Self> {
         let f32s = |v: &[f64]| v.iter().map(|&x| x as f32).collect::<Vec<_>>();
-        Self {
-            net: ResidualNet::new(theta.dim() + x.dim(), 0, config.hidden, config.blocks, 1, 1.0, rng, device),
+        let features = config.embedding.as_ref().map_or(x.dim(), |e| e.features);
+        let net = ResidualNet::new(theta.dim() + features, 0, config.hidden, config.blocks, 1, 1.0, rng, device);
+        let embedding = match &config.embedding {
+            Some(e) => Some(EmbeddingNet::new(e, x.dim(), rng, device)?),
+            None => None,
+        };
+        Ok(Self {
+            embedding,
+            net,
             theta_mean: vector(&f32s(&theta.mean), device),
             theta_std: vector(&f32s(&theta.std), device),
             x_mean: vector(&f32s(&x.mean), device),
             x_std: vector(&f32s(&x.std), device),
-        }
+        })
     }
 
-    /// The logit f(θ, x) for each row of `theta [B, P]` and `x [B, D]`.
+    /// The logit f(θ, x) for each row of `theta [B, P]` and `x [B, D]`; `x` may also be one row
+    /// `[1, D]` shared by every θ (embedded once).
     pub fn logit(&self, theta: Tensor<2>, x: Tensor<2>) -> Tensor<1> {
+        let rows = theta.dims()[0];
         let t = (theta - self.theta_mean.clone().unsqueeze_dim(0)) / self.theta_std.clone().unsqueeze_dim(0);
         let v = (x - self.x_mean.clone().unsqueeze_dim(0)) / self.x_std.clone().unsqueeze_dim(0);
+        let mut v = match &self.embedding {
+            Some(net) => net.forward(v),
+            None => v,
+        };
+        if v.dims()[0] == 1 && rows > 1 {
+            v = v.repeat_dim(0, rows);
+        }
         self.net.forward(Tensor::cat(vec![t, v], 1), None).squeeze_dim::<1>(1)
     }
 }
@@ -298,8 +321,8 @@ impl Nre {
             Some(fitted) => (fitted.network, fitted.standardizers),
             None => {
                 let theta = Standardizer::fit(data.theta());
-                let x = Standardizer::fit(data.x());
-                let model = RatioClassifier::new(&self.config.classifier, &theta, &x, &mut seeded(seed), &device);
+                let x = context_standardizer(self.config.classifier.embedding.as_ref(), data.x())?;
+                let model = RatioClassifier::new(&self.config.classifier, &theta, &x, &mut seeded(seed), &device)?;
                 (model, (theta, x))
             }
         };

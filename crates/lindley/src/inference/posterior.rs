@@ -84,7 +84,8 @@ impl DirectPosterior {
             header.context_standardizer.clone(),
             &mut seeded(0),
             &device,
-        );
+        )
+        .map_err(|e| Error::Model { path: path.into(), message: e.to_string() })?;
         let estimator = crate::io::model::load_weights(path, skeleton)?;
         Ok(Self { estimator, header, device })
     }

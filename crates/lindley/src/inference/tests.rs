@@ -304,7 +304,8 @@ mod mcmc_methods {
         let theta = array![[0.1, -0.3], [1.2, 0.4], [-0.7, 0.9], [0.0, 2.0], [0.5, -1.5]];
         let x = array![[0.3, 0.2], [-1.0, 0.5], [0.8, -0.4], [1.5, 1.1], [-0.2, -0.9]];
         let standardizer = Standardizer::identity(2);
-        let model = RatioClassifier::new(&Default::default(), &standardizer, &standardizer, &mut seeded(4), &device);
+        let model =
+            RatioClassifier::new(&Default::default(), &standardizer, &standardizer, &mut seeded(4), &device).unwrap();
         let logit = |t: &Array2<f64>, v: &Array2<f64>| {
             tensor_to_vec(model.logit(matrix_to_tensor(t.view(), &device), matrix_to_tensor(v.view(), &device)))
         };
@@ -489,7 +490,8 @@ mod sequential {
             Standardizer::identity(2),
             &mut seeded(4),
             &device,
-        );
+        )
+        .unwrap();
         let log_q = |t: &Array2<f64>, v: &Array2<f64>| {
             tensor_to_vec(model.log_prob(matrix_to_tensor(t.view(), &device), matrix_to_tensor(v.view(), &device)))
         };

@@ -8,7 +8,7 @@
 //! missing header, another format version, and weights that do not fit the architecture the header
 //! describes (missing, extra, or differently shaped tensors).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 
 use burn::module::{ModuleMapper, ModuleVisitor, Param};
@@ -81,6 +81,15 @@ pub fn load_weights<M: Module>(path: &Path, module: M) -> Result<M> {
     let mut expected = Collect { path: Vec::new(), tensors: BTreeMap::new() };
     module.visit(&mut expected);
     let names: Vec<String> = file.names().into_iter().map(String::from).collect();
+    let described = embedding_variants(expected.tensors.keys());
+    let stored = embedding_variants(names.iter());
+    if described != stored {
+        return Err(model_error(format!(
+            "the header describes {} but the weights hold {}; header and weights come from different models",
+            describe_embeddings(&described),
+            describe_embeddings(&stored)
+        )));
+    }
     for name in &names {
         if !expected.tensors.contains_key(name) {
             return Err(model_error(format!("the file holds tensor '{name}', which this architecture does not have")));
@@ -107,6 +116,33 @@ pub fn load_weights<M: Module>(path: &Path, module: M) -> Result<M> {
         values.insert(name.clone(), (shape.clone(), floats));
     }
     Ok(module.map(&mut Assign { path: Vec::new(), values }))
+}
+
+/// The embedding-net variants (module variant names such as `DeepSets`) that tensor names hold
+/// under a module named `embedding`, e.g. `Cnn` in `embedding.Cnn.convs.0.weight`.
+fn embedding_variants<'a>(names: impl Iterator<Item = &'a String>) -> BTreeSet<String> {
+    names
+        .filter_map(|name| {
+            let mut parts = name.split('.');
+            parts.by_ref().find(|p| *p == "embedding")?;
+            parts.next().map(String::from)
+        })
+        .collect()
+}
+
+/// "no embedding net", "embedding net 'deepsets'", ... for an error message.
+fn describe_embeddings(variants: &BTreeSet<String>) -> String {
+    if variants.is_empty() {
+        return "no embedding net".into();
+    }
+    let names: Vec<String> = variants
+        .iter()
+        .map(|v| match crate::nn::EmbeddingKind::from_variant(v) {
+            Some(kind) => kind.name().to_string(),
+            None => format!("of unknown kind {v}"),
+        })
+        .collect();
+    format!("embedding net '{}'", names.join("' + '"))
 }
 
 /// Collects every float parameter as (shape, little-endian f32 bytes) keyed by module path.

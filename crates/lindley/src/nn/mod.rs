@@ -5,7 +5,9 @@
 //! seed gives the same network.
 
 mod dense;
+pub mod embedding;
 mod made;
 
 pub use dense::{Dense, Mlp, ResidualNet};
+pub use embedding::{EmbeddingConfig, EmbeddingKind, EmbeddingNet, context_standardizer};
 pub use made::Made;

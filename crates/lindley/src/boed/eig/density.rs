@@ -202,7 +202,7 @@ impl LearnedDensity {
             Standardizer::fit(context.view()),
             rng,
             &training_device,
-        );
+        )?;
         let loss = |m: &ConditionalEstimator, v: Tensor<2>, c: Tensor<2>| m.log_prob(v, c).mean().neg();
         let (model, report) =
             train(model, inputs.view(), context.view(), loss, training, &training_device, &mut |_| {})
@@ -469,7 +469,7 @@ impl OnlineBarberAgakov {
             Standardizer::fit(context.view()),
             rng,
             device,
-        );
+        )?;
         let optimizer = AdamWConfig::new().with_epsilon(1e-8).with_weight_decay(training.weight_decay as f32).init();
         Ok(OnlineBarberAgakov { flow, optimizer, training, steps: 0, device: device.clone() })
     }
