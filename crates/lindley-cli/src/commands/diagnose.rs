@@ -144,7 +144,11 @@ pub fn run(diagnose: Diagnose) -> Result<()> {
 }
 
 /// N (θ, x) pairs from held-out data or simulated from the task.
-fn calibration_pairs(source: &CalibrationSource, header: &ModelHeader, num: usize) -> Result<(Array2<f64>, Array2<f64>)> {
+fn calibration_pairs(
+    source: &CalibrationSource,
+    header: &ModelHeader,
+    num: usize,
+) -> Result<(Array2<f64>, Array2<f64>)> {
     let (theta, x) = match (&source.data, source.task.as_ref().or(header.task.as_ref())) {
         (Some(path), _) => {
             let mut data = Dataset::load(path, Some(header.prior.dim()))?;
@@ -217,7 +221,8 @@ fn coverage_json(curve: &CoverageResult) -> serde_json::Value {
 
 /// Write `value` as pretty JSON to `path`.
 fn write_json(path: &Path, value: &serde_json::Value) -> Result<()> {
-    std::fs::write(path, serde_json::to_string_pretty(value)?).with_context(|| format!("cannot write {}", path.display()))
+    std::fs::write(path, serde_json::to_string_pretty(value)?)
+        .with_context(|| format!("cannot write {}", path.display()))
 }
 
 fn create_folder(path: &Path) -> Result<()> {
@@ -368,7 +373,12 @@ fn run_ppc(args: PpcArgs) -> Result<()> {
         (None, Some(name)) => super::task(name)?.simulator,
         (None, None) => bail!("the model names no task: give --task NAME or --program CMD for the simulator"),
     };
-    let samples = posterior.sample(args.num, observation.view(), substream(args.seed, 1).next_u64(), &SampleOptions::default())?;
+    let samples = posterior.sample(
+        args.num,
+        observation.view(),
+        substream(args.seed, 1).next_u64(),
+        &SampleOptions::default(),
+    )?;
     for warning in &samples.warnings {
         tracing::warn!("{warning}");
     }

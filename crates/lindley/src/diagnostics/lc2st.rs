@@ -132,9 +132,7 @@ impl Lc2st {
             ));
         }
         if config.hidden_per_dim == 0 || config.max_epochs == 0 {
-            return Err(Error::InvalidInput(
-                "L-C2ST: hidden_per_dim and max_epochs must be at least 1".into(),
-            ));
+            return Err(Error::InvalidInput("L-C2ST: hidden_per_dim and max_epochs must be at least 1".into()));
         }
         check_finite(CONTEXT, "θ", theta)?;
         check_finite(CONTEXT, "x", x)?;
@@ -326,11 +324,13 @@ mod tests {
                 .unwrap()
         };
         let exact = run(0.0, 1.0);
+        eprintln!("L-C2ST exact posterior: T = {:.2e}, p = {:.3}", exact.statistic, exact.p_value);
         assert_eq!(exact.null_statistics.len(), 24);
         assert_eq!(exact.probabilities.len(), 1000);
         assert!(!exact.rejects(0.05), "exact posterior rejected: T = {}, p = {}", exact.statistic, exact.p_value);
         for (shift, scale) in [(1.0, 1.0), (0.0, 0.4)] {
             let wrong = run(shift, scale);
+            eprintln!("L-C2ST shift {shift}, scale {scale}: T = {:.2e}, p = {:.3}", wrong.statistic, wrong.p_value);
             assert!(
                 wrong.rejects(0.05) && wrong.statistic > 2.0 * exact.statistic,
                 "shift {shift}, scale {scale}: T = {} (exact {}), p = {}",
@@ -357,7 +357,8 @@ mod tests {
         // Same seed, same classifiers.
         let again = Lc2st::train(theta.view(), x.view(), theta.view(), &config).unwrap();
         let observation = Array1::from(vec![0.3]);
-        let (a, b) = (trained.test(observation.view(), x.view()).unwrap(), again.test(observation.view(), x.view()).unwrap());
+        let (a, b) =
+            (trained.test(observation.view(), x.view()).unwrap(), again.test(observation.view(), x.view()).unwrap());
         assert_eq!((a.statistic, a.null_statistics), (b.statistic, b.null_statistics));
     }
 }

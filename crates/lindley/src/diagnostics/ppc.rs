@@ -204,8 +204,9 @@ mod tests {
     fn correct_posterior_covers_and_shifted_one_is_flagged() {
         let observation = Array1::from(vec![0.7, -1.2, 0.1]);
         let config = PpcConfig { level: 0.95, seed: 4 };
-        let good = posterior_predictive_check(&Noise, posterior(&observation, 0.0, 2000).view(), observation.view(), &config)
-            .unwrap();
+        let good =
+            posterior_predictive_check(&Noise, posterior(&observation, 0.0, 2000).view(), observation.view(), &config)
+                .unwrap();
         assert_eq!(good.simulations, 2000);
         assert!(good.outside().is_empty(), "{good:?}");
         assert!(!good.flags(0.05), "{good:?}");
@@ -215,12 +216,18 @@ mod tests {
             assert!((width - 2.0 * 1.96 * 0.67).abs() < 0.15, "dimension {d}: width {width}");
         }
         // Shifting the posterior by 2.5 (over 3.5 predictive standard deviations) puts x_o in the tails.
-        let bad = posterior_predictive_check(&Noise, posterior(&observation, 2.5, 2000).view(), observation.view(), &config)
-            .unwrap();
+        let bad =
+            posterior_predictive_check(&Noise, posterior(&observation, 2.5, 2000).view(), observation.view(), &config)
+                .unwrap();
         assert_eq!(bad.outside(), vec![0, 1, 2]);
         assert!(bad.flags(0.05) && bad.tail_probability.iter().all(|&p| p < 0.01), "{bad:?}");
-        let err = posterior_predictive_check(&Noise, posterior(&observation, 0.0, 10).view(), observation.slice(ndarray::s![..2]), &config)
-            .unwrap_err();
+        let err = posterior_predictive_check(
+            &Noise,
+            posterior(&observation, 0.0, 10).view(),
+            observation.slice(ndarray::s![..2]),
+            &config,
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("3 values"), "{err}");
     }
 }

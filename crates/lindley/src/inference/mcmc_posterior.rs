@@ -226,13 +226,8 @@ impl McmcPosterior {
     ) -> Result<McmcRun> {
         check_observation(observation, self.data_dim())?;
         let autodiff = matches!(self.settings.sampler, Sampler::Nuts { .. }).then(|| self.autodiff_network());
-        let target = Target {
-            posterior: self,
-            observation,
-            start: Instant::now(),
-            max_seconds: options.max_seconds,
-            autodiff,
-        };
+        let target =
+            Target { posterior: self, observation, start: Instant::now(), max_seconds: options.max_seconds, autodiff };
         let prior = &self.header.prior;
         let unconstrained = Unconstrained::new(&target, prior)?;
         let draw = |rows: usize, rng: &mut crate::rng::LindleyRng| unconstrained.prior_draws(rows, rng);
@@ -305,7 +300,9 @@ impl McmcPosterior {
         let term = tensor_to_vec(output.clone());
         let gradients = output.sum().backward();
         let network_gradient = tensor_to_matrix(
-            input.grad(&gradients).ok_or_else(|| Error::Sampling("no gradient of the potential with respect to θ".into()))?,
+            input
+                .grad(&gradients)
+                .ok_or_else(|| Error::Sampling("no gradient of the potential with respect to θ".into()))?,
         );
         let prior_grad = prior_gradient(prior, rows.view());
         for (k, &i) in inside.iter().enumerate() {

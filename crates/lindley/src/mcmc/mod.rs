@@ -419,9 +419,7 @@ fn validate(target: &dyn LogDensity, sampler: &Sampler, config: &McmcConfig) -> 
                 return Err(Error::InvalidInput(format!("NUTS max_depth must be in 1..=20, got {max_depth}")));
             }
             if !(target_accept > 0.0 && target_accept < 1.0) {
-                return Err(Error::InvalidInput(format!(
-                    "NUTS target_accept must be in (0, 1), got {target_accept}"
-                )));
+                return Err(Error::InvalidInput(format!("NUTS target_accept must be in (0, 1), got {target_accept}")));
             }
             ("NUTS target_accept", target_accept)
         }

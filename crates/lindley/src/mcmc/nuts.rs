@@ -47,9 +47,7 @@ const KAPPA: f64 = 0.75;
 /// ∇ log π and log π for every row of `theta`, from the target's gradient.
 fn gradient(target: &dyn LogDensity, theta: ArrayView2<f64>) -> Result<(Array1<f64>, Array2<f64>)> {
     let (lp, grad) = target.gradient(theta).ok_or_else(|| {
-        Error::InvalidInput(
-            "NUTS needs the gradient of the target log-density, and this target provides none".into(),
-        )
+        Error::InvalidInput("NUTS needs the gradient of the target log-density, and this target provides none".into())
     })??;
     if lp.len() != theta.nrows() || grad.dim() != theta.dim() {
         return Err(Error::shape(
@@ -150,7 +148,14 @@ fn log_add_exp(a: f64, b: f64) -> f64 {
 }
 
 impl NutsKernel {
-    pub(super) fn new(max_depth: usize, target_accept: f64, adapt_mass: bool, chains: usize, dim: usize, warmup: usize) -> Self {
+    pub(super) fn new(
+        max_depth: usize,
+        target_accept: f64,
+        adapt_mass: bool,
+        chains: usize,
+        dim: usize,
+        warmup: usize,
+    ) -> Self {
         NutsKernel {
             max_depth,
             target_accept,

@@ -302,7 +302,13 @@ fn nuts_samples_gaussians_with_adapted_steps() {
     let (target, cov) = correlated_2d();
     let out = sample(&target, &Sampler::nuts(), &init, &cfg, &mut |_, _| {}).unwrap();
     assert_moments(&out, &target.mean, &cov, "NUTS 2-D");
-    assert!((out.acceptance_rate - 0.8).abs() < 0.12, "acceptance statistic {}", out.acceptance_rate);
+    eprintln!(
+        "NUTS 2-D: acceptance {:.3}, R̂ {:?}, ESS {:?}, {} gradient rows, {:.3} s",
+        out.acceptance_rate, out.rhat, out.ess, out.target_rows, out.seconds
+    );
+    // Dual averaging targets 0.8 during warm-up; the averaged step size kept afterwards is a little
+    // smaller, so the acceptance statistic after warm-up lands somewhat above the target.
+    assert!(out.acceptance_rate > 0.7 && out.acceptance_rate < 0.97, "acceptance statistic {}", out.acceptance_rate);
     assert_eq!(out.divergences, 0);
     // Trajectories are short for a Gaussian: far fewer gradient rows than a fixed 2¹⁰ leaves.
     let rows_per_transition = out.target_rows as f64 / (cfg.chains * (cfg.warmup + 300)) as f64;
