@@ -285,7 +285,7 @@ impl NutsKernel {
         }
         let k = tree.leaves;
         for l in 1..=tree.depth {
-            if k % (1 << l) == 0 {
+            if k.is_multiple_of(1 << l) {
                 tree.checkpoints[l - 1] = (leaf.1.clone(), tree.sub_rho.clone());
             }
         }
@@ -295,7 +295,7 @@ impl NutsKernel {
             tree.sub_pick = Some((leaf.0.clone(), lp, leaf.2.clone()));
         }
         for l in 1..=tree.depth {
-            if (k + 1) % (1 << l) == 0 {
+            if (k + 1).is_multiple_of(1 << l) {
                 let (first, before) = &tree.checkpoints[l - 1];
                 let span = &tree.sub_rho - before;
                 if self.turned(first, &leaf.1, &span) {
