@@ -7,6 +7,7 @@
 //! - [`rank_histograms`]: SBC rank histograms (Talts et al. 2018) with the 99% band of a
 //!   uniform histogram (binomial 0.5% and 99.5% quantiles per bin);
 //! - [`coverage_plot`]: expected-coverage / TARP curves against the diagonal;
+//! - [`lc2st_plot`]: the L-C2ST null distribution (histogram) with the observed statistic;
 //! - [`training_curve`]: training and validation loss per epoch.
 //!
 //! Each function returns the SVG document; [`save_svg`] writes it to a file.
@@ -16,6 +17,7 @@ use std::path::Path;
 use ndarray::{ArrayView1, ArrayView2};
 use plotters::prelude::*;
 
+use crate::diagnostics::lc2st::Lc2stResult;
 use crate::diagnostics::sbc::{CoverageResult, SbcResult};
 use crate::train::TrainReport;
 use crate::{Error, Result};
@@ -385,6 +387,76 @@ pub fn coverage_plot(curves: &[(&str, &CoverageResult)]) -> Result<String> {
         chart
             .configure_series_labels()
             .position(SeriesLabelPosition::UpperLeft)
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK.mix(0.3))
+            .label_font(("sans-serif", 11))
+            .draw()
+            .map_err(drawing(PLOT))?;
+        root.present().map_err(drawing(PLOT))?;
+    }
+    Ok(svg)
+}
+
+/// Histogram of the L-C2ST statistics under the null hypothesis (one per null classifier) with
+/// the observed statistic as a red vertical line and the p-value in the title (Linhart et al.
+/// 2023, fig. 2 style).
+pub fn lc2st_plot(result: &Lc2stResult) -> Result<String> {
+    const PLOT: &str = "L-C2ST plot";
+    if result.null_statistics.is_empty() {
+        return Err(Error::InvalidInput(format!("{PLOT}: no null statistics (null_trials = 0)")));
+    }
+    if !result.statistic.is_finite() || result.null_statistics.iter().any(|v| !v.is_finite()) {
+        return Err(Error::InvalidInput(format!("{PLOT}: a statistic is NaN or infinite")));
+    }
+    let top = result.null_statistics.iter().copied().fold(result.statistic, f64::max);
+    let right = if top > 0.0 { top * 1.1 } else { 1e-6 };
+    let bins = result.null_statistics.len().clamp(5, 30);
+    let width = right / bins as f64;
+    let mut counts = vec![0usize; bins];
+    for &t in &result.null_statistics {
+        counts[((t / width) as usize).min(bins - 1)] += 1;
+    }
+    let highest = *counts.iter().max().expect("bins ≥ 5") as f64;
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (520, 380)).into_drawing_area();
+        root.fill(&WHITE).map_err(drawing(PLOT))?;
+        let mut chart = ChartBuilder::on(&root)
+            .margin(12)
+            .caption(format!("L-C2ST: T = {:.3e}, p = {:.3}", result.statistic, result.p_value), ("sans-serif", 16))
+            .x_label_area_size(40)
+            .y_label_area_size(45)
+            .build_cartesian_2d(0.0..right, 0.0..highest * 1.15)
+            .map_err(drawing(PLOT))?;
+        chart
+            .configure_mesh()
+            .disable_mesh()
+            .x_desc("statistic (mean squared distance of d from 1/2)")
+            .y_desc("null classifiers")
+            .x_label_formatter(&|v| format!("{v:.1e}"))
+            .y_label_formatter(&|v| format!("{v:.0}"))
+            .label_style(("sans-serif", 10))
+            .draw()
+            .map_err(drawing(PLOT))?;
+        chart
+            .draw_series(counts.iter().enumerate().map(|(k, &c)| {
+                let a = k as f64 * width;
+                Rectangle::new([(a + 0.05 * width, 0.0), (a + 0.95 * width, c as f64)], SAMPLE_COLOUR.mix(0.8).filled())
+            }))
+            .map_err(drawing(PLOT))?
+            .label("under the null hypothesis")
+            .legend(|(x, y)| Rectangle::new([(x, y - 5), (x + 15, y + 5)], SAMPLE_COLOUR.mix(0.8).filled()));
+        chart
+            .draw_series(LineSeries::new(
+                [(result.statistic, 0.0), (result.statistic, highest * 1.15)],
+                TRUTH_COLOUR.stroke_width(2),
+            ))
+            .map_err(drawing(PLOT))?
+            .label("observed")
+            .legend(|(x, y)| PathElement::new([(x, y), (x + 20, y)], TRUTH_COLOUR.stroke_width(2)));
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperRight)
             .background_style(WHITE.mix(0.85))
             .border_style(BLACK.mix(0.3))
             .label_font(("sans-serif", 11))

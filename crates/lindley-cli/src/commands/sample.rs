@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use anyhow::Result;
+use anyhow::{Result, bail};
 use lindley::inference::posterior::MapOptions;
 use lindley::inference::{AnyPosterior, Posterior, SampleOptions};
 use ndarray::Axis;
@@ -28,11 +28,28 @@ pub struct Args {
     /// Output CSV (header: the parameter names) or `.npy`.
     #[arg(long)]
     out: PathBuf,
+    /// For NLE/NRE models: sample with this MCMC kernel instead of the one stored in the model
+    /// (slice, metropolis or nuts).
+    #[arg(long, visible_alias = "sampler")]
+    mcmc: Option<super::train::SamplerKind>,
 }
 
 /// Draw samples and write them.
 pub fn run(args: Args) -> Result<()> {
-    let posterior = AnyPosterior::load(&args.model)?;
+    let mut posterior = AnyPosterior::load(&args.model)?;
+    if let Some(kind) = args.mcmc {
+        let method = posterior.header().method.name();
+        let AnyPosterior::Mcmc(mcmc) = &mut posterior else {
+            bail!("--mcmc applies to NLE and NRE models; this {method} model is sampled directly");
+        };
+        let mut settings = mcmc.settings().clone();
+        settings.sampler = kind.sampler();
+        if matches!(kind, super::train::SamplerKind::Nuts) {
+            // NUTS draws are nearly independent: no thinning needed.
+            settings.thin = 1;
+        }
+        mcmc.set_settings(settings);
+    }
     let observation = super::read_observation(&args.observation, posterior.data_dim())?;
     let options = SampleOptions { max_seconds: args.max_seconds, ..Default::default() };
     let samples = posterior.sample(args.num, observation.view(), args.seed, &options)?;

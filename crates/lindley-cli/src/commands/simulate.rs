@@ -91,7 +91,7 @@ impl Resolved {
 }
 
 /// Split a command line into words with shell-like quoting ('…', "…", backslash escapes).
-fn split_command(line: &str) -> Result<Vec<String>> {
+pub fn split_command(line: &str) -> Result<Vec<String>> {
     let words =
         shlex::split(line).with_context(|| format!("cannot parse the command `{line}` (unbalanced quotes?)"))?;
     if words.is_empty() {

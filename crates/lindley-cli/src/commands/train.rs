@@ -169,6 +169,9 @@ pub enum SamplerKind {
     Slice,
     /// Adaptive Gaussian random-walk Metropolis.
     Metropolis,
+    /// The No-U-Turn sampler with gradients of the network (Stan's settings: depth 10,
+    /// acceptance 0.8, diagonal mass matrix).
+    Nuts,
 }
 
 impl SamplerKind {
@@ -177,6 +180,7 @@ impl SamplerKind {
         match self {
             SamplerKind::Slice => Sampler::Slice { width: 1.0 },
             SamplerKind::Metropolis => Sampler::Metropolis { step: 0.5 },
+            SamplerKind::Nuts => Sampler::nuts(),
         }
     }
 }
@@ -186,8 +190,8 @@ impl SamplerKind {
 pub struct McmcArgs {
     #[command(flatten)]
     common: Args,
-    /// MCMC kernel of the posterior (stored in the model file).
-    #[arg(long)]
+    /// MCMC kernel of the posterior (stored in the model file): slice, metropolis or nuts.
+    #[arg(long, visible_alias = "mcmc")]
     sampler: Option<SamplerKind>,
 }
 
@@ -377,6 +381,10 @@ impl McmcArgs {
         config.estimator.embedding = self.common.embedding(config.estimator.embedding.take())?;
         if let Some(kind) = self.sampler {
             config.mcmc.sampler = kind.sampler();
+            if matches!(kind, SamplerKind::Nuts) {
+                // NUTS draws are nearly independent: no thinning.
+                config.mcmc.thin = 1;
+            }
         }
         Ok(config)
     }
@@ -397,6 +405,10 @@ impl McmcArgs {
         config.classifier.embedding = args.embedding(config.classifier.embedding.take())?;
         if let Some(kind) = self.sampler {
             config.mcmc.sampler = kind.sampler();
+            if matches!(kind, SamplerKind::Nuts) {
+                // NUTS draws are nearly independent: no thinning.
+                config.mcmc.thin = 1;
+            }
         }
         Ok(config)
     }

@@ -1,5 +1,5 @@
 //! A small binary MLP classifier that reproduces scikit-learn's `MLPClassifier(solver="adam")`
-//! training procedure (scikit-learn `neural_network/_multilayer_perceptron.py`), used by C2ST.
+//! training procedure (scikit-learn `neural_network/_multilayer_perceptron.py`), used by C2ST and L-C2ST.
 //!
 //! What is reproduced, fact by fact:
 //! - ReLU hidden layers, one logistic output unit, binary log-loss with the predicted probability
@@ -161,25 +161,29 @@ impl Mlp {
 
     /// Number of rows of `x` whose predicted class (probability > 0.5) equals the label in `y`.
     pub(crate) fn count_correct(&self, x: ArrayView2<f32>, y: ArrayView1<f32>) -> usize {
+        self.probabilities(x)
+            .iter()
+            .zip(y.iter())
+            .filter(|&(&p, &label)| (if p > 0.5 { 1.0 } else { 0.0 }) == label)
+            .count()
+    }
+
+    /// Predicted probability of class 1 for each row of `x` (forward pass in batches of 1024 rows).
+    pub(crate) fn probabilities(&self, x: ArrayView2<f32>) -> Array1<f32> {
         let units: Vec<usize> = std::iter::once(x.ncols()).chain(self.layers.iter().map(|l| l.w.ncols())).collect();
         let batch = x.nrows().clamp(1, 1024);
         let mut ws = Workspace::new(&units, batch);
-        let mut correct = 0;
+        let mut out = Array1::zeros(x.nrows());
         let mut start = 0;
         while start < x.nrows() {
             let bs = batch.min(x.nrows() - start);
             ws.input.slice_mut(s![..bs, ..]).assign(&x.slice(s![start..start + bs, ..]));
             self.forward(&mut ws, bs);
             let probs = &ws.acts[ws.acts.len() - 1];
-            for r in 0..bs {
-                let predicted = if probs[[r, 0]] > 0.5 { 1.0 } else { 0.0 };
-                if predicted == y[start + r] {
-                    correct += 1;
-                }
-            }
+            out.slice_mut(s![start..start + bs]).assign(&probs.slice(s![..bs, 0]));
             start += bs;
         }
-        correct
+        out
     }
 
     /// Forward pass of the first `bs` rows of `ws.input`: ReLU hidden layers, logistic output.

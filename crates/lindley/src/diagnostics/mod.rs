@@ -3,17 +3,23 @@
 //! - [`c2st`]: classifier two-sample test with the sbibm protocol (the benchmark's headline metric);
 //! - [`mmd`]: unbiased squared maximum mean discrepancy with a Gaussian kernel;
 //! - [`sbc`]: calibration across observations — simulation-based calibration ranks, expected
-//!   (HPD) coverage and TARP coverage.
+//!   (HPD) coverage and TARP coverage;
+//! - [`lc2st`]: local classifier two-sample test of a posterior at one observation (L-C2ST);
+//! - [`ppc`]: posterior predictive checks of one observation against simulations from the posterior.
 //!
 //! Samples are `[n, dim]` arrays, one point per row.
 
 pub mod c2st;
+pub mod lc2st;
 mod mlp;
 pub mod mmd;
+pub mod ppc;
 pub mod sbc;
 
 pub use c2st::{C2stConfig, c2st};
+pub use lc2st::{Lc2st, Lc2stConfig, Lc2stResult, lc2st};
 pub use mmd::{Bandwidth, MmdConfig, mmd};
+pub use ppc::{PpcConfig, PpcResult, posterior_predictive_check};
 pub use sbc::{CoverageResult, SbcConfig, SbcResult, expected_coverage, sbc, tarp};
 
 use ndarray::ArrayView2;

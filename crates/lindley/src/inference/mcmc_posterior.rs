@@ -36,7 +36,7 @@ const EVALUATION_CHUNK: usize = 10_000;
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct McmcSettings {
-    /// The transition kernel (slice or Metropolis), run in the prior's unconstrained space.
+    /// The transition kernel (slice, Metropolis or NUTS), run in the prior's unconstrained space.
     pub sampler: Sampler,
     /// Chains run side by side.
     pub chains: usize,
@@ -233,7 +233,9 @@ impl McmcPosterior {
         options: &SampleOptions,
     ) -> Result<McmcRun> {
         check_observation(observation, self.data_dim())?;
-        let target = Target { posterior: self, observation, start: Instant::now(), max_seconds: options.max_seconds };
+        let autodiff = matches!(self.settings.sampler, Sampler::Nuts { .. }).then(|| self.autodiff_network());
+        let target =
+            Target { posterior: self, observation, start: Instant::now(), max_seconds: options.max_seconds, autodiff };
         let prior = &self.header.prior;
         let unconstrained = Unconstrained::new(&target, prior)?;
         let draw = |rows: usize, rng: &mut crate::rng::LindleyRng| unconstrained.prior_draws(rows, rng);
@@ -272,13 +274,58 @@ impl McmcPosterior {
         }
     }
 
+    /// A copy of the network on the autodiff backend with frozen weights, for gradients with
+    /// respect to θ.
+    fn autodiff_network(&self) -> Network {
+        match &self.network {
+            Network::Likelihood(e) => Network::Likelihood(e.clone().train().no_grad()),
+            Network::Ratio(c) => Network::Ratio(c.clone().train().no_grad()),
+        }
+    }
+
+    /// The potential and its gradient with respect to θ for each row of `theta`, with the
+    /// network term differentiated by burn's automatic differentiation (one backward pass for
+    /// the whole batch; `network` from [`McmcPosterior::autodiff_network`]) and log p(θ) by
+    /// central differences. Rows outside the prior support get −∞ and a zero gradient.
+    fn potential_gradient(
+        &self,
+        network: &Network,
+        theta: ArrayView2<f64>,
+        observation: ArrayView1<f64>,
+    ) -> Result<(Array1<f64>, Array2<f64>)> {
+        let prior = &self.header.prior;
+        let mut values = prior.log_prob(theta);
+        let mut gradient = Array2::zeros(theta.raw_dim());
+        let inside: Vec<usize> = (0..theta.nrows()).filter(|&i| values[i] > f64::NEG_INFINITY).collect();
+        if inside.is_empty() {
+            return Ok((values, gradient));
+        }
+        let rows = theta.select(Axis(0), &inside);
+        let device = Device::flex().autodiff();
+        let x = matrix_to_tensor(observation.insert_axis(Axis(0)), &device).repeat_dim(0, rows.nrows());
+        let input = matrix_to_tensor(rows.view(), &device).require_grad();
+        let output = network.evaluate(input.clone(), x);
+        let term = tensor_to_vec(output.clone());
+        let gradients = output.sum().backward();
+        let network_gradient = tensor_to_matrix(
+            input
+                .grad(&gradients)
+                .ok_or_else(|| Error::Sampling("no gradient of the potential with respect to θ".into()))?,
+        );
+        let prior_grad = prior_gradient(prior, rows.view());
+        for (k, &i) in inside.iter().enumerate() {
+            values[i] += f64::from(term[k]);
+            for j in 0..theta.ncols() {
+                gradient[[i, j]] = network_gradient[[k, j]] + prior_grad[[k, j]];
+            }
+        }
+        Ok((values, gradient))
+    }
+
     /// Adam ascent on the potential for every row of `start`, projected onto the prior bounds.
     fn ascend(&self, start: Array2<f64>, observation: ArrayView1<f64>, options: &MapOptions) -> Result<Array2<f64>> {
         let device = Device::flex().autodiff();
-        let network = match &self.network {
-            Network::Likelihood(e) => Network::Likelihood(e.clone().train().no_grad()),
-            Network::Ratio(c) => Network::Ratio(c.clone().train().no_grad()),
-        };
+        let network = self.autodiff_network();
         let rows = start.nrows();
         let prior = &self.header.prior;
         let bounds = prior.bounds();
@@ -315,12 +362,23 @@ fn prior_gradient(prior: &crate::distributions::Distribution, theta: ArrayView2<
     gradient
 }
 
-/// The potential as an MCMC target, with a time limit.
+/// The potential as an MCMC target, with a time limit and, for NUTS, the network on the
+/// autodiff backend.
 struct Target<'a> {
     posterior: &'a McmcPosterior,
     observation: ArrayView1<'a, f64>,
     start: Instant,
     max_seconds: f64,
+    autodiff: Option<Network>,
+}
+
+impl Target<'_> {
+    fn check_time(&self) -> Result<()> {
+        if self.start.elapsed().as_secs_f64() > self.max_seconds {
+            return Err(Error::Sampling(format!("MCMC time limit of {} s reached", self.max_seconds)));
+        }
+        Ok(())
+    }
 }
 
 impl LogDensity for Target<'_> {
@@ -329,10 +387,13 @@ impl LogDensity for Target<'_> {
     }
 
     fn log_density(&self, theta: ArrayView2<f64>) -> Result<Array1<f64>> {
-        if self.start.elapsed().as_secs_f64() > self.max_seconds {
-            return Err(Error::Sampling(format!("MCMC time limit of {} s reached", self.max_seconds)));
-        }
+        self.check_time()?;
         Ok(self.posterior.potential_unchecked(theta, self.observation))
+    }
+
+    fn gradient(&self, theta: ArrayView2<f64>) -> Option<Result<(Array1<f64>, Array2<f64>)>> {
+        let network = self.autodiff.as_ref()?;
+        Some(self.check_time().and_then(|()| self.posterior.potential_gradient(network, theta, self.observation)))
     }
 }
 
@@ -357,6 +418,14 @@ impl Posterior for McmcPosterior {
     ) -> Result<PosteriorSamples> {
         let run = self.run_mcmc(n, observation, seed, options)?;
         let mut warnings = Vec::new();
+        if run.divergences > 0 {
+            warnings.push(format!(
+                "{} of {} NUTS transitions after warm-up diverged; the draws may miss part of the posterior \
+                 (try a higher target_accept)",
+                run.divergences,
+                run.per_chain.shape()[0] * run.per_chain.shape()[1] * self.settings.thin
+            ));
+        }
         if let Err(problem) = run.check(self.settings.max_rhat) {
             if self.settings.rhat_is_error {
                 return Err(problem);

@@ -284,7 +284,11 @@ mod mcmc_methods {
 
     #[test]
     fn nle_recovers_the_analytic_linear_gaussian_posterior() {
-        assert_close_to_analytic(&trained_nle(2000, 40), "NLE");
+        let mut posterior = trained_nle(2000, 40);
+        assert_close_to_analytic(&posterior, "NLE");
+        // NUTS with gradients of the flow by automatic differentiation, in unconstrained space.
+        posterior.set_settings(McmcSettings { sampler: crate::mcmc::Sampler::nuts(), thin: 1, ..quick_mcmc() });
+        assert_close_to_analytic(&posterior, "NLE with NUTS");
     }
 
     #[test]

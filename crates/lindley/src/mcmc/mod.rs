@@ -7,8 +7,9 @@
 //! batch evaluation with rayon.
 //!
 //! - [`LogDensity`]: the target, batched over rows.
-//! - [`Sampler`]: vectorised coordinate-wise slice sampling (Neal 2003) or adaptive random-walk
-//!   Metropolis, both adapted during warm-up only.
+//! - [`Sampler`]: vectorised coordinate-wise slice sampling (Neal 2003), adaptive random-walk
+//!   Metropolis, or the No-U-Turn sampler (Hoffman & Gelman 2014) with gradients of the target,
+//!   all adapted during warm-up only.
 //! - [`Init`]: chain starts drawn from an initial distribution, given, or picked by importance
 //!   resampling (sbi's "resample" strategy).
 //! - [`Unconstrained`]: maps a target with a bounded prior onto ℝᴰ so that any sampler works.
@@ -17,6 +18,7 @@
 
 mod diagnostics;
 mod metropolis;
+mod nuts;
 mod slice;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -42,8 +44,7 @@ pub trait LogDensity: Sync {
     fn log_density(&self, theta: ArrayView2<f64>) -> Result<Array1<f64>>;
 
     /// log π(θ) and its gradient ∇θ log π `[n, dim]` for each row, for gradient-based samplers
-    /// (none of the samplers here uses it yet; it is the interface a NUTS kernel will need);
-    /// `None` (the default) when the target has no gradient.
+    /// ([`Sampler::Nuts`]); `None` (the default) when the target has no gradient.
     fn gradient(&self, _theta: ArrayView2<f64>) -> Option<Result<(Array1<f64>, Array2<f64>)>> {
         None
     }
@@ -92,6 +93,26 @@ pub enum Sampler {
         /// Initial step size hᶜ of every chain (> 0), with L = I until the first re-estimation.
         step: f64,
     },
+    /// The No-U-Turn sampler (Hoffman & Gelman 2014) as in Stan: multinomial trajectory
+    /// sampling, the generalised U-turn criterion, per-chain dual-averaging step sizes during
+    /// warm-up and optionally a diagonal mass matrix from pooled warm-up draws; all chains build
+    /// their trees in lockstep, one batched gradient call per leapfrog step. Needs
+    /// [`LogDensity::gradient`].
+    Nuts {
+        /// Most tree doublings per transition (Stan: 10).
+        max_depth: usize,
+        /// Mean acceptance statistic the step size is adapted to (Stan: 0.8), in (0, 1).
+        target_accept: f64,
+        /// Whether to adapt a diagonal mass matrix during warm-up.
+        adapt_mass: bool,
+    },
+}
+
+impl Sampler {
+    /// NUTS with Stan's defaults: depth 10, target acceptance 0.8, diagonal mass matrix.
+    pub fn nuts() -> Self {
+        Sampler::Nuts { max_depth: 10, target_accept: 0.8, adapt_mass: true }
+    }
 }
 
 /// A distribution to draw initial points from: `draw(n, rng)` returns `[n, dim]`.
@@ -138,6 +159,10 @@ pub struct McmcRun {
     pub target_calls: usize,
     /// Number of rows evaluated over all those calls.
     pub target_rows: usize,
+    /// Transitions after warm-up that ended in a divergent trajectory (NUTS; 0 for the other
+    /// samplers). Divergences mean the step size is too large for some region of the target,
+    /// and draws from that region may be missing.
+    pub divergences: usize,
 }
 
 impl McmcRun {
@@ -211,6 +236,7 @@ impl<'a, D: LogDensity + ?Sized> Unconstrained<'a, D> {
             seconds: run.seconds,
             target_calls: run.target_calls,
             target_rows: run.target_rows,
+            divergences: run.divergences,
         }
     }
 }
@@ -224,6 +250,47 @@ impl<D: LogDensity + ?Sized> LogDensity for Unconstrained<'_, D> {
         let (theta, log_det) = self.prior.from_unconstrained(u);
         let log_pi = self.target.log_density(theta.view())?;
         Ok(log_pi + log_det)
+    }
+
+    /// ∇u log π_u = Jᵀ ∇θ log π(T⁻¹(u)) + ∇u log|det J| with J = ∂T⁻¹/∂u; the target supplies
+    /// ∇θ log π, and J and ∇ log|det J| are taken by central differences of the bijection
+    /// (step 10⁻⁵·max(1, |u_j|)), which costs no target evaluations. (A leapfrog integrator
+    /// stays reversible and volume-preserving with any deterministic force field, so NUTS
+    /// remains exact with this gradient.)
+    fn gradient(&self, u: ArrayView2<f64>) -> Option<Result<(Array1<f64>, Array2<f64>)>> {
+        let (theta, log_det) = self.prior.from_unconstrained(u);
+        let (log_pi, grad_theta) = match self.target.gradient(theta.view())? {
+            Ok(values) => values,
+            Err(error) => return Some(Err(error)),
+        };
+        if grad_theta.dim() != u.dim() {
+            return Some(Err(Error::shape(
+                "MCMC target gradient",
+                format!("{} × {}", u.nrows(), u.ncols()),
+                format!("{} × {}", grad_theta.nrows(), grad_theta.ncols()),
+            )));
+        }
+        let mut grad = Array2::zeros(u.raw_dim());
+        for j in 0..u.ncols() {
+            let steps: Vec<f64> = u.column(j).iter().map(|v| 1e-5 * v.abs().max(1.0)).collect();
+            let (mut plus, mut minus) = (u.to_owned(), u.to_owned());
+            for (i, h) in steps.iter().enumerate() {
+                plus[[i, j]] += h;
+                minus[[i, j]] -= h;
+            }
+            let (theta_plus, log_det_plus) = self.prior.from_unconstrained(plus.view());
+            let (theta_minus, log_det_minus) = self.prior.from_unconstrained(minus.view());
+            for (i, h) in steps.iter().enumerate() {
+                let mut g = (log_det_plus[i] - log_det_minus[i]) / (2.0 * h);
+                for k in 0..u.ncols() {
+                    if grad_theta[[i, k]] != 0.0 {
+                        g += grad_theta[[i, k]] * (theta_plus[[i, k]] - theta_minus[[i, k]]) / (2.0 * h);
+                    }
+                }
+                grad[[i, j]] = g;
+            }
+        }
+        Some(Ok((log_pi + log_det, grad)))
     }
 }
 
@@ -254,6 +321,9 @@ pub fn sample(
     let mut kernel: Box<dyn Kernel> = match *sampler {
         Sampler::Slice { width } => Box::new(slice::SliceKernel::new(width, dim)),
         Sampler::Metropolis { step } => Box::new(metropolis::MetropolisKernel::new(step, chains, dim, config.warmup)),
+        Sampler::Nuts { max_depth, target_accept, adapt_mass } => {
+            Box::new(nuts::NutsKernel::new(max_depth, target_accept, adapt_mass, chains, dim, config.warmup))
+        }
     };
     let mut per_chain = Array3::zeros((chains, kept, dim));
     for iteration in 0..total {
@@ -280,6 +350,7 @@ pub fn sample(
         seconds: start.elapsed().as_secs_f64(),
         target_calls: counting.calls.load(Ordering::Relaxed),
         target_rows: counting.rows.load(Ordering::Relaxed),
+        divergences: kernel.divergences(),
     })
 }
 
@@ -300,6 +371,12 @@ impl LogDensity for Counting<'_> {
         self.rows.fetch_add(theta.nrows(), Ordering::Relaxed);
         self.inner.log_density(theta)
     }
+
+    fn gradient(&self, theta: ArrayView2<f64>) -> Option<Result<(Array1<f64>, Array2<f64>)>> {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        self.rows.fetch_add(theta.nrows(), Ordering::Relaxed);
+        self.inner.gradient(theta)
+    }
 }
 
 /// One Markov transition for all chains at once.
@@ -317,6 +394,11 @@ trait Kernel {
 
     /// Acceptance statistic after warm-up (see [`McmcRun::acceptance_rate`]).
     fn acceptance_rate(&self) -> f64;
+
+    /// Divergent transitions after warm-up (see [`McmcRun::divergences`]).
+    fn divergences(&self) -> usize {
+        0
+    }
 }
 
 fn validate(target: &dyn LogDensity, sampler: &Sampler, config: &McmcConfig) -> Result<()> {
@@ -332,6 +414,15 @@ fn validate(target: &dyn LogDensity, sampler: &Sampler, config: &McmcConfig) -> 
     let (name, value) = match *sampler {
         Sampler::Slice { width } => ("slice width", width),
         Sampler::Metropolis { step } => ("Metropolis step", step),
+        Sampler::Nuts { max_depth, target_accept, .. } => {
+            if max_depth == 0 || max_depth > 20 {
+                return Err(Error::InvalidInput(format!("NUTS max_depth must be in 1..=20, got {max_depth}")));
+            }
+            if !(target_accept > 0.0 && target_accept < 1.0) {
+                return Err(Error::InvalidInput(format!("NUTS target_accept must be in (0, 1), got {target_accept}")));
+            }
+            ("NUTS target_accept", target_accept)
+        }
     };
     if !(value.is_finite() && value > 0.0) {
         return Err(Error::InvalidInput(format!("{name} must be finite and > 0, got {value}")));

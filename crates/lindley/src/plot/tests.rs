@@ -113,4 +113,13 @@ fn coverage_and_training_plots_are_written_as_svg_files() {
     assert!(error.to_string().contains("validation loss of epoch 2"), "{error}");
     assert!(training_curve(&TrainReport::default()).is_err());
     assert!(coverage_plot(&[]).is_err());
+    let mut lc2st = crate::diagnostics::Lc2stResult {
+        statistic: 0.02,
+        null_statistics: vec![0.001, 0.002, 0.004, 0.003, 0.0015],
+        p_value: 1.0 / 6.0,
+        probabilities: vec![0.5; 4],
+    };
+    assert_svg(&lc2st_plot(&lc2st).unwrap(), &["L-C2ST: T = 2.000e-2, p = 0.167", "observed", "null hypothesis"]);
+    lc2st.null_statistics.clear();
+    assert!(lc2st_plot(&lc2st).is_err());
 }

@@ -125,6 +125,7 @@ fn draw_mcmc(posterior: &McmcPosterior, observation: ndarray::ArrayView1<f64>, s
     let sampler = match settings.sampler {
         Sampler::Slice { .. } => "slice",
         Sampler::Metropolis { .. } => "metropolis",
+        Sampler::Nuts { .. } => "nuts",
     };
     Ok(Draw {
         seconds,
@@ -138,6 +139,7 @@ fn draw_mcmc(posterior: &McmcPosterior, observation: ndarray::ArrayView1<f64>, s
                 "init": "resample",
                 "init_candidates": settings.init_candidates,
                 "rhat": run.rhat,
+                "divergences": run.divergences,
                 "ess": run.ess,
                 "target_calls": run.target_calls,
                 "target_rows": run.target_rows,
