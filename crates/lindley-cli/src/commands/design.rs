@@ -9,9 +9,7 @@ use lindley::boed::eig::{
     ContrastiveEig, ContrastiveKind, CriticObjective, EigEstimator, FlowEig, FlowEigConfig, FlowEigKind,
 };
 use lindley::boed::optimize::{MprgaConfig, MprgaEstimator, learned_eig, mprga};
-use lindley::boed::problems::{
-    DesignProblem, DifferentiableProblem, ParticlePrior, differentiable_problem, problem,
-};
+use lindley::boed::problems::{DesignProblem, DifferentiableProblem, ParticlePrior, differentiable_problem, problem};
 use lindley::io::{read_matrix, write_matrix};
 use ndarray::{Array2, ArrayView2, Axis};
 use rand::Rng;

@@ -127,9 +127,7 @@ fn setup(problem: &str, seed: u64, pool: usize) -> Result<Setup> {
     let mut rng = substream(seed, 0);
     let truth = base.sample_prior(1, &mut rng);
     let source = rand::Rng::random_range(&mut rng, 0..base.parameter_dim() / d);
-    let near = Array2::from_shape_fn((1, d), |(_, j)| {
-        truth[[0, source * d + j]] + 0.5 * standard_normal(&mut rng)
-    });
+    let near = Array2::from_shape_fn((1, d), |(_, j)| truth[[0, source * d + j]] + 0.5 * standard_normal(&mut rng));
     let near = base.design_box().project(near.view())?;
     let mut designs = Array2::zeros((2, d));
     designs.row_mut(1).assign(&near.row(0));
@@ -143,11 +141,8 @@ pub fn run(args: Args) -> Result<()> {
     if args.restarts.is_empty() || args.restarts.contains(&0) || args.estimators.is_empty() || args.seeds == 0 {
         bail!("give at least one estimator, one seed and positive numbers of restarts");
     }
-    let kinds: Vec<(String, MprgaEstimator, CriticObjective)> = args
-        .estimators
-        .iter()
-        .map(|name| estimator(name).map(|(e, o)| (name.clone(), e, o)))
-        .collect::<Result<_>>()?;
+    let kinds: Vec<(String, MprgaEstimator, CriticObjective)> =
+        args.estimators.iter().map(|name| estimator(name).map(|(e, o)| (name.clone(), e, o))).collect::<Result<_>>()?;
     let mut base_config: MprgaConfig = match &args.config {
         Some(_) => super::super::read_config(args.config.as_ref())?,
         None => cpu_config(),
