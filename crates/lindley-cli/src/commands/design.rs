@@ -121,6 +121,9 @@ fn online_estimator(name: &str) -> Option<(MprgaEstimator, Option<CriticObjectiv
 
 /// Run `lindley design`.
 pub fn run_design(args: DesignArgs) -> Result<()> {
+    if args.estimator == "ba" && args.theta_samples.is_some() {
+        bail!("--theta-samples has no density, which the Barber-Agakov bound (ba) needs; use another estimator");
+    }
     let (estimator, objective) = match online_estimator(&args.estimator) {
         Some(found) => found,
         None if args.estimator == "ba" && differentiable_problem(&args.problem).is_ok() => {
@@ -348,6 +351,9 @@ pub struct EigArgs {
 
 /// Run `lindley eig`.
 pub fn run_eig(args: EigArgs) -> Result<()> {
+    if args.estimator == "ba" && args.theta_samples.is_some() {
+        bail!("--theta-samples has no density, which the Barber-Agakov bound (ba) needs; use another estimator");
+    }
     let kind = match args.estimator.as_str() {
         "pce" => Some(ContrastiveKind::Pce),
         "nmc" => Some(ContrastiveKind::Nmc),

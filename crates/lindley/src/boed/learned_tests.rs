@@ -447,7 +447,10 @@ fn importance_resampled_posterior_matches_the_analytic_linear_gaussian_posterior
     let noise = 0.25;
     let precision = array![[1.0 + 1.0 / noise, 0.5 / noise], [0.5 / noise, 4.0 + 0.25 / noise]];
     let det = precision[[0, 0]] * precision[[1, 1]] - precision[[0, 1]] * precision[[1, 0]];
-    let cov = array![[precision[[1, 1]] / det, -precision[[0, 1]] / det], [-precision[[1, 0]] / det, precision[[0, 0]] / det]];
+    let cov = array![
+        [precision[[1, 1]] / det, -precision[[0, 1]] / det],
+        [-precision[[1, 0]] / det, precision[[0, 0]] / det]
+    ];
     let mean = cov.dot(&array![1.0, 0.5]) * (1.3 / noise);
     let posterior =
         ParticlePrior::posterior(Box::new(base.clone()), first.view(), y.view(), 200_000, &mut seeded(40)).unwrap();
@@ -487,8 +490,15 @@ fn mprga_on_the_new_bounds_reaches_the_linear_gaussian_optimum() {
         };
         let result = mprga(&problem, Some(array![[0.2, 0.3], [-0.3, 0.1]].view()), &config, &mut |_| {}).unwrap();
         let found = problem.analytic_eig(Array1::from(result.design.clone()).view()).unwrap();
-        eprintln!("MPR-GA ({estimator:?}): design {:?}, EIG {found:.4} (optimum {optimum:.4}), {:.1} s", result.design, result.seconds);
-        assert!(found >= 0.98 * optimum, "{estimator:?}: design {:?} has EIG {found:.4}, optimum {optimum:.4}", result.design);
+        eprintln!(
+            "MPR-GA ({estimator:?}): design {:?}, EIG {found:.4} (optimum {optimum:.4}), {:.1} s",
+            result.design, result.seconds
+        );
+        assert!(
+            found >= 0.98 * optimum,
+            "{estimator:?}: design {:?} has EIG {found:.4}, optimum {optimum:.4}",
+            result.design
+        );
         assert!(result.simulations > 150 * 256);
     }
 }

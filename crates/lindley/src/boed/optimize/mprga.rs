@@ -24,8 +24,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::boed::eig::EigEstimate;
 use crate::boed::eig::OnlineBarberAgakov;
-use crate::boed::eig::likelihood::{DEFAULT_INCE_LAMBDA, LikelihoodObjective, OnlineLikelihood};
 use crate::boed::eig::infonce::{CriticConfig, CriticObjective, InfoNce, SimulationBatch, simulate_at};
+use crate::boed::eig::likelihood::{DEFAULT_INCE_LAMBDA, LikelihoodObjective, OnlineLikelihood};
 use crate::boed::problems::{DesignBox, DifferentiableProblem};
 use crate::flows::{EstimatorConfig, EstimatorKind};
 use crate::rng::{LindleyRng, substream};
