@@ -2,7 +2,7 @@
 //! amortised learned-density estimator) and `lindley eig` (score given designs with a
 //! true-likelihood or a learned-density estimator).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use lindley::boed::eig::{
@@ -85,7 +85,7 @@ pub struct DesignArgs {
 const DESIGN_ESTIMATORS: &str = "infonce (nre), npe-nre, nle-pce, ince, ba, nle, upper";
 
 /// Parameter samples read from `path` (CSV with a header, or .npy).
-fn read_theta(path: &PathBuf) -> Result<Array2<f64>> {
+fn read_theta(path: &Path) -> Result<Array2<f64>> {
     Ok(read_matrix(path).with_context(|| format!("cannot read parameter samples {}", path.display()))?.1)
 }
 
