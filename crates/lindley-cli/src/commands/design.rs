@@ -2,12 +2,14 @@
 //! amortised learned-density estimator) and `lindley eig` (score given designs with a
 //! true-likelihood or a learned-density estimator).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use lindley::boed::eig::{ContrastiveEig, ContrastiveKind, EigEstimator, FlowEig, FlowEigConfig, FlowEigKind};
-use lindley::boed::optimize::{MprgaConfig, MprgaEstimator, mprga};
-use lindley::boed::problems::{DesignProblem, differentiable_problem, problem};
+use lindley::boed::eig::{
+    ContrastiveEig, ContrastiveKind, CriticObjective, EigEstimator, FlowEig, FlowEigConfig, FlowEigKind,
+};
+use lindley::boed::optimize::{MprgaConfig, MprgaEstimator, learned_eig, mprga};
+use lindley::boed::problems::{DesignProblem, DifferentiableProblem, ParticlePrior, differentiable_problem, problem};
 use lindley::io::{read_matrix, write_matrix};
 use ndarray::{Array2, ArrayView2, Axis};
 use rand::Rng;
@@ -18,12 +20,18 @@ use crate::progress;
 /// Arguments of `lindley design`.
 #[derive(clap::Args, Debug)]
 pub struct DesignArgs {
-    /// Design problem (infonce needs a differentiable one: linear-gaussian-p2/p10,
-    /// source-finding-2d/3d/5d; ba, nle and upper take any problem).
+    /// Design problem (infonce, nre, npe-nre, nle-pce and ince need a differentiable one:
+    /// linear-gaussian-p2/p10, source-finding-2d/3d/5d; ba, nle and upper take any problem).
     #[arg(long)]
     pub problem: String,
-    /// EIG estimator optimised. infonce: MPR-GA (gradient ascent through the simulator) on an
-    /// InfoNCE critic T(θ, y, ξ) trained online. ba: the Barber–Agakov lower bound with a
+    /// EIG estimator optimised. infonce (or nre): MPR-GA (gradient ascent through the simulator)
+    /// on an InfoNCE critic T(θ, y, ξ) trained online (by the objective of the settings file,
+    /// InfoNCE by default). npe-nre: the NPE-NRE hybrid of Klein et al. — the same critic trained
+    /// with binary cross-entropy against shuffled negatives and scored with InfoNCE, θ drawn from
+    /// --theta-samples (e.g. NPE posterior samples from `lindley sample`; without them from the
+    /// prior). nle-pce: NLE contrastive, PCE with a likelihood flow q(y | θ, ξ) trained online by
+    /// maximum likelihood. ince: INCE-λ, InfoNCE with T = log q(y | θ, ξ), q trained on InfoNCE +
+    /// λ·log q (--ince-lambda). ba: the Barber–Agakov lower bound with a
     /// posterior flow q(θ | y, ξ) — MPR-GA with the flow trained online on a differentiable
     /// problem, candidate search (below) on the others. nle (NLE direct estimator with flows
     /// q(y | θ, ξ) and q(y | ξ)), upper (marginal upper bound with a flow q(y | ξ) and the true
@@ -32,7 +40,7 @@ pub struct DesignArgs {
     /// is kept (no gradient steps).
     #[arg(long, default_value = "infonce")]
     pub estimator: String,
-    /// Number of parallel restarts M (infonce), or of candidate designs (ba, nle, upper).
+    /// Number of parallel restarts M (MPR-GA), or of candidate designs (nle, upper).
     #[arg(long)]
     pub restarts: Option<usize>,
     /// Number of optimisation steps.
@@ -48,6 +56,14 @@ pub struct DesignArgs {
     /// of the quantity the design lives in; their number sets M.
     #[arg(long)]
     pub prior_samples: Option<PathBuf>,
+    /// Parameter samples θ (CSV with a header or .npy, one per row, e.g. NPE posterior samples)
+    /// that replace the problem's prior: every simulation, and the PCE of the chosen design,
+    /// draws θ from them uniformly. Not with ba, which needs the prior's density.
+    #[arg(long)]
+    pub theta_samples: Option<PathBuf>,
+    /// λ of INCE-λ (default: the settings file's, or 0.05).
+    #[arg(long)]
+    pub ince_lambda: Option<f64>,
     /// Settings (TOML): for MPR-GA (infonce, ba on a differentiable problem) the fields of
     /// `MprgaConfig` (the critic under `[critic]`, the BA flow under `[posterior_flow]`); for
     /// candidate search those of `FlowEigConfig` (`simulations`, `outer`, the flow under
@@ -66,23 +82,69 @@ pub struct DesignArgs {
 }
 
 /// Design estimators accepted by `lindley design --estimator`.
-const DESIGN_ESTIMATORS: &str = "infonce, ba, nle, upper";
+const DESIGN_ESTIMATORS: &str = "infonce (nre), npe-nre, nle-pce, ince, ba, nle, upper";
+
+/// Parameter samples read from `path` (CSV with a header, or .npy).
+fn read_theta(path: &Path) -> Result<Array2<f64>> {
+    Ok(read_matrix(path).with_context(|| format!("cannot read parameter samples {}", path.display()))?.1)
+}
+
+/// The differentiable problem `name`, with its prior replaced by `theta_samples` if given.
+fn differentiable_target(name: &str, theta_samples: Option<&PathBuf>) -> Result<Box<dyn DifferentiableProblem>> {
+    let base = differentiable_problem(name)?;
+    Ok(match theta_samples {
+        None => base,
+        Some(path) => Box::new(ParticlePrior::from_samples(base, read_theta(path)?)?),
+    })
+}
+
+/// The problem `name`, with its prior replaced by `theta_samples` if given.
+fn any_target(name: &str, theta_samples: Option<&PathBuf>) -> Result<Box<dyn DesignProblem>> {
+    let base = problem(name)?;
+    Ok(match theta_samples {
+        None => base,
+        Some(path) => Box::new(ParticlePrior::from_samples(base, read_theta(path)?)?),
+    })
+}
+
+/// The MPR-GA bound and, where the estimator fixes it, the critic's training objective, of an
+/// online-trained estimator name (`None` for the others).
+fn online_estimator(name: &str) -> Option<(MprgaEstimator, Option<CriticObjective>)> {
+    Some(match name {
+        "infonce" | "nre" => (MprgaEstimator::InfoNce, None),
+        "npe-nre" => (MprgaEstimator::InfoNce, Some(CriticObjective::Bce)),
+        "nle-pce" => (MprgaEstimator::NleContrastive, None),
+        "ince" => (MprgaEstimator::InceLambda, None),
+        _ => return None,
+    })
+}
 
 /// Run `lindley design`.
 pub fn run_design(args: DesignArgs) -> Result<()> {
-    let estimator = match args.estimator.as_str() {
-        "infonce" => MprgaEstimator::InfoNce,
-        "ba" if differentiable_problem(&args.problem).is_ok() => MprgaEstimator::BarberAgakov,
-        other => {
-            let Ok(kind) = other.parse::<FlowEigKind>() else {
-                bail!("unknown design estimator '{other}'; available: {DESIGN_ESTIMATORS}");
+    if args.estimator == "ba" && args.theta_samples.is_some() {
+        bail!("--theta-samples has no density, which the Barber-Agakov bound (ba) needs; use another estimator");
+    }
+    let (estimator, objective) = match online_estimator(&args.estimator) {
+        Some(found) => found,
+        None if args.estimator == "ba" && differentiable_problem(&args.problem).is_ok() => {
+            (MprgaEstimator::BarberAgakov, None)
+        }
+        None => {
+            let Ok(kind) = args.estimator.parse::<FlowEigKind>() else {
+                bail!("unknown design estimator '{}'; available: {DESIGN_ESTIMATORS}", args.estimator);
             };
             return run_design_learned(args, kind);
         }
     };
-    let target = differentiable_problem(&args.problem)?;
+    let target = differentiable_target(&args.problem, args.theta_samples.as_ref())?;
     let mut config: MprgaConfig = super::read_config(args.config.as_ref())?;
     config.estimator = estimator;
+    if let Some(objective) = objective {
+        config.critic.objective = objective;
+    }
+    if let Some(lambda) = args.ince_lambda {
+        config.ince_lambda = lambda;
+    }
     config.seed = args.seed;
     if let Some(restarts) = args.restarts {
         config.restarts = restarts;
@@ -130,6 +192,7 @@ pub fn run_design(args: DesignArgs) -> Result<()> {
         "stopped": result.stopped,
         "seconds": result.seconds,
         "seconds_per_step": result.seconds_per_step,
+        "simulations": result.simulations,
         "config": config,
         "trace": result.trace,
     });
@@ -162,7 +225,7 @@ fn chosen_pce(target: &dyn DesignProblem, chosen: ArrayView2<f64>, args: &Design
 /// `lindley design` with a learned-density estimator: train flows amortised over the design box
 /// once, score every candidate design with them, keep the argmax.
 fn run_design_learned(args: DesignArgs, kind: FlowEigKind) -> Result<()> {
-    let target = problem(&args.problem)?;
+    let target = any_target(&args.problem, args.theta_samples.as_ref())?;
     let config: FlowEigConfig = super::read_config(args.config.as_ref())?;
     let candidates = match &args.prior_samples {
         Some(path) => {
@@ -238,7 +301,10 @@ pub struct EigArgs {
     /// Learned, with flows amortised over designs and trained first (see --config,
     /// --simulations, --train-at-designs): ba (Barber–Agakov lower bound, posterior flow
     /// q(θ | y, ξ)), nle (NLE direct, flows q(y | θ, ξ) and q(y | ξ); neither bound), upper
-    /// (marginal upper bound, flow q(y | ξ) and the true likelihood).
+    /// (marginal upper bound, flow q(y | ξ) and the true likelihood). Learned online for --steps
+    /// steps on a differentiable problem (the MPR-GA models, settings as for `lindley design`):
+    /// nre (InfoNCE critic), npe-nre (critic trained by BCE, scored by InfoNCE; θ from
+    /// --theta-samples), nle-pce (NLE contrastive), ince (INCE-λ); these use --contrasts.
     #[arg(long, default_value = "pce")]
     pub estimator: String,
     /// Designs to score: CSV with a header (or .npy), one design per row.
@@ -262,6 +328,19 @@ pub struct EigArgs {
     /// at designs uniform in the design box.
     #[arg(long)]
     pub train_at_designs: bool,
+    /// Parameter samples θ (CSV with a header or .npy, e.g. NPE posterior samples) replacing the
+    /// problem's prior in every estimator (not ba, which needs the prior's density).
+    #[arg(long)]
+    pub theta_samples: Option<PathBuf>,
+    /// Training steps of the online estimators (nre, npe-nre, nle-pce, ince).
+    #[arg(long, default_value_t = 2000)]
+    pub steps: usize,
+    /// Contrasts per outer sample of the online estimators.
+    #[arg(long, default_value_t = 255)]
+    pub contrasts: usize,
+    /// λ of INCE-λ (default 0.05).
+    #[arg(long)]
+    pub ince_lambda: Option<f64>,
     /// Seed.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -272,16 +351,22 @@ pub struct EigArgs {
 
 /// Run `lindley eig`.
 pub fn run_eig(args: EigArgs) -> Result<()> {
+    if args.estimator == "ba" && args.theta_samples.is_some() {
+        bail!("--theta-samples has no density, which the Barber-Agakov bound (ba) needs; use another estimator");
+    }
     let kind = match args.estimator.as_str() {
         "pce" => Some(ContrastiveKind::Pce),
         "nmc" => Some(ContrastiveKind::Nmc),
         "snmc" => Some(ContrastiveKind::Snmc),
+        other if online_estimator(other).is_some() => None,
         other => match other.parse::<FlowEigKind>() {
             Ok(_) => None,
-            Err(_) => bail!("unknown EIG estimator '{other}'; available: pce, nmc, snmc, ba, nle, upper"),
+            Err(_) => bail!(
+                "unknown EIG estimator '{other}'; available: pce, nmc, snmc, ba, nle, upper, nre, npe-nre, nle-pce, ince"
+            ),
         },
     };
-    let target = problem(&args.problem)?;
+    let target = any_target(&args.problem, args.theta_samples.as_ref())?;
     let (mut names, designs) =
         read_matrix(&args.designs).with_context(|| format!("cannot read designs {}", args.designs.display()))?;
     if designs.ncols() != target.design_dim() {
@@ -297,6 +382,7 @@ pub fn run_eig(args: EigArgs) -> Result<()> {
         Some(kind) => {
             ContrastiveEig::new(kind, args.outer, args.inner).estimate(target.as_ref(), designs.view(), args.seed)
         }
+        None if online_estimator(&args.estimator).is_some() => Ok(online_eig(&args, designs.view())?),
         None => {
             let learned: FlowEigKind = args.estimator.parse()?;
             let mut config: FlowEigConfig = super::read_config(args.config.as_ref())?;
@@ -327,4 +413,31 @@ pub fn run_eig(args: EigArgs) -> Result<()> {
     write_matrix(&args.out, &names, table.view())?;
     eprintln!("scored {} designs with {} → {}", designs.nrows(), args.estimator, args.out.display());
     Ok(())
+}
+
+/// `lindley eig` with an online-trained estimator (nre, npe-nre, nle-pce, ince).
+fn online_eig(args: &EigArgs, designs: ArrayView2<f64>) -> Result<Vec<lindley::boed::eig::EigEstimate>> {
+    let Some((estimator, objective)) = online_estimator(&args.estimator) else {
+        bail!("'{}' is not an online estimator", args.estimator);
+    };
+    let target = differentiable_target(&args.problem, args.theta_samples.as_ref())?;
+    let mut config: MprgaConfig = super::read_config(args.config.as_ref())?;
+    config.estimator = estimator;
+    config.seed = args.seed;
+    if let Some(objective) = objective {
+        config.critic.objective = objective;
+    }
+    if let Some(lambda) = args.ince_lambda {
+        config.ince_lambda = lambda;
+    }
+    let at = args.train_at_designs.then_some(designs);
+    let start = std::time::Instant::now();
+    let estimates = learned_eig(target.as_ref(), at, designs, args.steps, args.outer, args.contrasts, &config)?;
+    eprintln!(
+        "trained and scored '{}' online ({} steps) in {:.1} s",
+        args.estimator,
+        args.steps,
+        start.elapsed().as_secs_f64()
+    );
+    Ok(estimates)
 }

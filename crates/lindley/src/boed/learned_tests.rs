@@ -9,11 +9,12 @@ use rand::Rng;
 
 use super::eig::infonce::simulate_at;
 use super::eig::{
-    CriticConfig, CriticObjective, DensityRole, EigEstimate, EigEstimator, FlowEig, FlowEigConfig, FlowEigKind, InfoNce,
+    ContrastiveEig, ContrastiveKind, CriticConfig, CriticObjective, DEFAULT_INCE_LAMBDA, DensityRole, EigEstimate,
+    EigEstimator, FlowEig, FlowEigConfig, FlowEigKind, InfoNce, LikelihoodObjective, OnlineLikelihood,
 };
 use super::optimize::{MprgaConfig, MprgaEstimator, mprga};
 use super::problems::{
-    DIFFERENTIABLE_PROBLEM_NAMES, DesignBox, DesignProblem, DifferentiableProblem, LinearGaussian,
+    DIFFERENTIABLE_PROBLEM_NAMES, DesignBox, DesignProblem, DifferentiableProblem, LinearGaussian, ParticlePrior,
     differentiable_problem, standard_normal,
 };
 use crate::Result;
@@ -380,4 +381,124 @@ fn learned_density_estimators_on_linear_gaussian_p10_at_one_design() {
     flows.set_kind(FlowEigKind::MarginalUpper).unwrap();
     let upper = flows.estimate(&problem, design.view(), 7).unwrap();
     check_against_truth("upper p10", &problem, design.view(), &upper, 0.15, Some(Ordering::Greater));
+}
+
+/// A small likelihood flow and online training for the likelihood-flow bounds.
+fn small_likelihood_flow() -> EstimatorConfig {
+    EstimatorConfig { kind: EstimatorKind::Maf, transforms: 2, hidden: 32, ..Default::default() }
+}
+
+/// Train an [`OnlineLikelihood`] with `objective` at `designs` of linear-gaussian-p2 and check
+/// its contrastive bound against the analytic EIG: within 10% and not above it.
+fn check_likelihood_flow_bound(label: &str, objective: LikelihoodObjective, seed: u64) {
+    let problem = LinearGaussian::new(2).unwrap();
+    let designs = array![[1.0, 1.0], [1.0, -0.4], [-0.6, 0.8]];
+    let device = Device::flex().autodiff();
+    let mut rng = seeded(seed);
+    let training = CriticConfig { batch_size: 256, contrast_block: 32, learning_rate: 3e-3, ..small_critic() };
+    let mut flow =
+        OnlineLikelihood::new(&problem, &small_likelihood_flow(), training, objective, &mut rng, &device).unwrap();
+    let losses = flow.fit(&problem, designs.view(), 250, &mut rng).unwrap();
+    assert!(losses.iter().all(|l| l.is_finite()));
+    let contrasts = 127;
+    let estimates = flow.estimate(&problem, designs.view(), 2000, contrasts, 9).unwrap();
+    for e in &estimates {
+        assert!(e.eig <= ((contrasts + 1) as f64).ln() + 1e-6, "{label} above log(L+1): {e:?}");
+    }
+    check_against_truth(label, &problem, designs.view(), &estimates, 0.1, Some(Ordering::Less));
+    assert_eq!(flow.estimate(&problem, designs.view(), 2000, contrasts, 9).unwrap(), estimates);
+}
+
+#[test]
+fn nle_contrastive_with_a_maximum_likelihood_flow_is_a_tight_lower_bound() {
+    check_likelihood_flow_bound("NLE contrastive p2", LikelihoodObjective::MaximumLikelihood, 21);
+}
+
+#[test]
+fn ince_lambda_is_a_tight_lower_bound() {
+    check_likelihood_flow_bound("INCE-λ p2", LikelihoodObjective::InceLambda { lambda: DEFAULT_INCE_LAMBDA }, 22);
+}
+
+#[test]
+fn npe_nre_critic_trained_by_bce_on_parameter_samples_is_a_tight_lower_bound() {
+    // θ comes from a sample set (here 50,000 prior draws standing in for NPE posterior samples),
+    // the critic is trained with BCE against shuffled negatives and scored with InfoNCE.
+    let base = LinearGaussian::new(2).unwrap();
+    let samples = base.sample_prior(50_000, &mut seeded(30));
+    let problem = ParticlePrior::from_samples(Box::new(base.clone()), samples).unwrap();
+    assert!(problem.log_prior(Array2::zeros((1, 2)).view()).unwrap_err().to_string().contains("without a density"));
+    let designs = array![[1.0, 1.0], [1.0, -0.4], [-0.6, 0.8]];
+    let device = Device::flex().autodiff();
+    let mut rng = seeded(31);
+    let config = CriticConfig { objective: CriticObjective::Bce, ..small_critic() };
+    let mut critic = InfoNce::new(&problem, config, &mut rng, &device).unwrap();
+    critic.fit(&problem, designs.view(), 300, &mut rng).unwrap();
+    let estimates = critic.estimate(&problem, designs.view(), CriticObjective::InfoNce, 4000, 255, 9).unwrap();
+    check_against_truth("NPE-NRE (BCE critic) p2", &base, designs.view(), &estimates, 0.1, Some(Ordering::Less));
+}
+
+#[test]
+fn importance_resampled_posterior_matches_the_analytic_linear_gaussian_posterior() {
+    // One measurement y₁ at ξ₁; the posterior is N(μ, Σ) with Σ⁻¹ = Σ₀⁻¹ + ξ₁ξ₁ᵀ/σ², μ = Σξ₁y₁/σ²,
+    // and the EIG of a next design ξ under it is ½·log(1 + ξᵀΣξ/σ²).
+    let base = LinearGaussian::new(2).unwrap();
+    let first = array![[1.0, 0.5]];
+    let y = array![[1.3]];
+    let noise = 0.25;
+    let precision = array![[1.0 + 1.0 / noise, 0.5 / noise], [0.5 / noise, 4.0 + 0.25 / noise]];
+    let det = precision[[0, 0]] * precision[[1, 1]] - precision[[0, 1]] * precision[[1, 0]];
+    let cov = array![
+        [precision[[1, 1]] / det, -precision[[0, 1]] / det],
+        [-precision[[1, 0]] / det, precision[[0, 0]] / det]
+    ];
+    let mean = cov.dot(&array![1.0, 0.5]) * (1.3 / noise);
+    let posterior =
+        ParticlePrior::posterior(Box::new(base.clone()), first.view(), y.view(), 200_000, &mut seeded(40)).unwrap();
+    assert!(posterior.effective_size() > 20_000.0, "ESS {}", posterior.effective_size());
+    let draws = posterior.sample_prior(20_000, &mut seeded(41));
+    for k in 0..2 {
+        let column = draws.column(k);
+        let m = column.mean().unwrap();
+        let sd = column.std(1.0);
+        assert!((m - mean[k]).abs() < 0.03, "posterior mean {k}: {m:.4} vs {:.4}", mean[k]);
+        assert!((sd - cov[[k, k]].sqrt()).abs() < 0.03, "posterior sd {k}: {sd:.4} vs {:.4}", cov[[k, k]].sqrt());
+    }
+    // The normalised posterior density at its mean: −log(2π) − ½·log det Σ.
+    let at_mean = posterior.log_prior(mean.view().insert_axis(ndarray::Axis(0))).unwrap()[0];
+    let want = -(2.0 * std::f64::consts::PI).ln() + 0.5 * det.ln();
+    assert!((at_mean - want).abs() < 0.02, "log density at the mean {at_mean:.4} vs {want:.4}");
+    // PCE under the particle posterior against the analytic EIG at two next designs.
+    let next = array![[1.0, -1.0], [-0.2, 1.0]];
+    let pce = ContrastiveEig::new(ContrastiveKind::Pce, 2000, 20_000).estimate(&posterior, next.view(), 3).unwrap();
+    for (design, e) in next.outer_iter().zip(&pce) {
+        let truth = 0.5 * (1.0 + design.dot(&cov.dot(&design)) / noise).ln();
+        assert!((e.eig - truth).abs() < 3.0 * e.stderr + 0.02 * truth, "PCE {e:?} vs analytic {truth:.4} at {design}");
+    }
+}
+
+#[test]
+fn mprga_on_the_new_bounds_reaches_the_linear_gaussian_optimum() {
+    let problem = LinearGaussian::new(2).unwrap();
+    let optimum = problem.analytic_eig(array![1.0, 1.0].view()).unwrap();
+    for estimator in [MprgaEstimator::NleContrastive, MprgaEstimator::InceLambda] {
+        let base = small_mprga(2, 150, 40);
+        let config = MprgaConfig {
+            estimator,
+            likelihood_flow: small_likelihood_flow(),
+            critic: CriticConfig { learning_rate: 3e-3, ..base.critic.clone() },
+            ..base
+        };
+        let result = mprga(&problem, Some(array![[0.2, 0.3], [-0.3, 0.1]].view()), &config, &mut |_| {}).unwrap();
+        let found = problem.analytic_eig(Array1::from(result.design.clone()).view()).unwrap();
+        eprintln!(
+            "MPR-GA ({estimator:?}): design {:?}, EIG {found:.4} (optimum {optimum:.4}), {:.1} s",
+            result.design, result.seconds
+        );
+        assert!(
+            found >= 0.98 * optimum,
+            "{estimator:?}: design {:?} has EIG {found:.4}, optimum {optimum:.4}",
+            result.design
+        );
+        assert!(result.simulations > 150 * 256);
+    }
 }

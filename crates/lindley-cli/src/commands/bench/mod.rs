@@ -1,5 +1,6 @@
 //! `lindley bench …`: the benchmark harness behind the tables in the README.
 
+pub mod acquisition;
 pub mod published;
 pub mod sbibm;
 pub mod speed;
@@ -16,6 +17,11 @@ pub enum Bench {
     /// on one task, as JSON for benches/compare_sbi.py (the side-by-side comparison with
     /// Python's sbi).
     Speed(speed::Args),
+    /// The single-acquisition experiment of Klein et al. (2026, §4.1) on source finding: one
+    /// design chosen by MPR-GA with each EIG estimator and number of restarts after two
+    /// measurements, scored by the true-likelihood PCE under the posterior (step counts scaled
+    /// down from the paper's 12,000 to fit a CPU; see --steps).
+    Acquisition(acquisition::Args),
 }
 
 /// Run a benchmark.
@@ -23,6 +29,7 @@ pub fn run(bench: Bench) -> Result<()> {
     match bench {
         Bench::Sbibm(args) => sbibm::run(args),
         Bench::Speed(args) => speed::run(args),
+        Bench::Acquisition(args) => acquisition::run(args),
     }
 }
 

@@ -115,7 +115,7 @@ impl DensityRole {
     }
 
     /// The (inputs, context) columns of this role for a set of simulations.
-    fn columns(&self, sims: &DesignSimulations) -> (Array2<f64>, Array2<f64>) {
+    pub(crate) fn columns(&self, sims: &DesignSimulations) -> (Array2<f64>, Array2<f64>) {
         let join = |a: ArrayView2<f64>, b: ArrayView2<f64>| {
             concatenate(Axis(1), &[a, b]).expect("row-aligned simulations have equal row counts")
         };

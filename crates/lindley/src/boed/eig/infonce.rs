@@ -182,9 +182,35 @@ impl Critic {
     }
 }
 
+/// Per-row bound terms of a batch, in blocks of `contrast_block` rows: the pool of a block is its
+/// own rows' θ (in-batch contrasts), topped up with fresh prior draws when the block is shorter
+/// than the pool size, so every row has exactly L = pool − 1 contrasts. `terms(pool, start, end)`
+/// gives the terms of rows `start..end` against `pool` (`[Q, P]`, row k of the block is pool row k).
+pub(crate) fn contrast_blocks(
+    problem: &dyn DifferentiableProblem,
+    batch: &SimulationBatch,
+    contrast_block: usize,
+    rng: &mut LindleyRng,
+    mut terms: impl FnMut(Tensor<2>, usize, usize) -> Tensor<1>,
+) -> Tensor<1> {
+    let rows = batch.theta.dims()[0];
+    let device = batch.theta.device();
+    let mut parts = Vec::with_capacity(rows.div_ceil(contrast_block));
+    for start in (0..rows).step_by(contrast_block) {
+        let end = (start + contrast_block).min(rows);
+        let mut pool = batch.theta.clone().slice(s![start..end, ..]);
+        if end - start < contrast_block {
+            let extra = problem.sample_prior(contrast_block - (end - start), rng);
+            pool = Tensor::cat(vec![pool, matrix_to_tensor(extra.view(), &device)], 0);
+        }
+        parts.push(terms(pool, start, end));
+    }
+    Tensor::cat(parts, 0)
+}
+
 /// Per-row bound terms (or per-row training losses for [`CriticObjective::Bce`]) from pair scores
 /// `[B, Q]` whose positive for row i sits in column i (B ≤ Q).
-fn bound_terms(scores: Tensor<2>, objective: CriticObjective) -> Tensor<1> {
+pub(crate) fn bound_terms(scores: Tensor<2>, objective: CriticObjective) -> Tensor<1> {
     let [b, q] = scores.dims();
     let device = scores.device();
     let eye: Tensor<2> = Tensor::<2>::eye(q, &device).slice(s![0..b, ..]);
@@ -329,21 +355,10 @@ impl InfoNce {
         contrast_block: usize,
         rng: &mut LindleyRng,
     ) -> Tensor<1> {
-        let rows = batch.theta.dims()[0];
-        let device = batch.theta.device();
         let observed = Tensor::cat(vec![batch.y.clone(), batch.design.clone()], 1);
-        let mut parts = Vec::with_capacity(rows.div_ceil(contrast_block));
-        for start in (0..rows).step_by(contrast_block) {
-            let end = (start + contrast_block).min(rows);
-            let mut pool = batch.theta.clone().slice(s![start..end, ..]);
-            if end - start < contrast_block {
-                let extra = problem.sample_prior(contrast_block - (end - start), rng);
-                pool = Tensor::cat(vec![pool, matrix_to_tensor(extra.view(), &device)], 0);
-            }
-            let scores = critic.pair_scores(pool, observed.clone().slice(s![start..end, ..]));
-            parts.push(bound_terms(scores, objective));
-        }
-        Tensor::cat(parts, 0)
+        contrast_blocks(problem, batch, contrast_block, rng, |pool, start, end| {
+            bound_terms(critic.pair_scores(pool, observed.clone().slice(s![start..end, ..])), objective)
+        })
     }
 
     /// One AdamW step of the critic on `batch_size` fresh simulations at `designs [M, Dξ]`

@@ -4,15 +4,19 @@
 //! returning one [`EigEstimate`] (value and Monte Carlo standard error) per design. The
 //! contrastive estimators in [`contrastive`] use the problem's true likelihood; they stream their
 //! inner (contrastive) samples in chunks with a running log-sum-exp ([`RunningLogSumExp`]), so
-//! memory does not grow with the number of inner samples.
+//! memory does not grow with the number of inner samples. The learned estimators: critics
+//! ([`infonce`]), flows amortised over designs ([`density`]) and likelihood flows used as critics
+//! ([`likelihood`]: NLE contrastive, INCE-λ).
 
 mod contrastive;
 pub mod density;
 pub mod infonce;
+pub mod likelihood;
 
 pub use contrastive::{ContrastiveEig, ContrastiveKind, DEFAULT_CHUNK, TrajectoryEig, snmc, spce};
 pub use density::{DensityRole, FlowEig, FlowEigConfig, FlowEigKind, LearnedDensity, OnlineBarberAgakov};
 pub use infonce::{CriticConfig, CriticObjective, InfoNce};
+pub use likelihood::{DEFAULT_INCE_LAMBDA, LikelihoodObjective, OnlineLikelihood};
 
 use ndarray::{Array2, ArrayView2, Axis};
 use rand::Rng;

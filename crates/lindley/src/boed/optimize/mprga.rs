@@ -1,8 +1,10 @@
 //! MPR-GA: multiple parallel restart gradient ascent on a learned EIG bound (Klein et al. 2026).
 //!
 //! M candidate designs ξ₁..ξ_M are optimised as one batch. Every step trains the EIG model — the
-//! critic of an [`InfoNce`] bound, or the posterior flow of the Barber–Agakov bound
-//! ([`OnlineBarberAgakov`]), chosen by [`MprgaConfig::estimator`] — by one AdamW step on fresh
+//! critic of an [`InfoNce`] bound (trained by InfoNCE, NWJ or BCE as [`CriticConfig::objective`]
+//! says), the posterior flow of the Barber–Agakov bound ([`OnlineBarberAgakov`]), or a likelihood
+//! flow scored contrastively ([`OnlineLikelihood`]: NLE contrastive, INCE-λ), chosen by
+//! [`MprgaConfig::estimator`] — by one AdamW step on fresh
 //! simulations at the current designs; after a burn-in of model-only steps each step also takes
 //! one RMSProp step on the designs with loss −Σᵢ EIĜ(ξᵢ) + c·Σ_{i<j} max(0, s − ‖zᵢ − zⱼ‖)² (z:
 //! designs scaled to the unit box; the diversity penalty is switched off for the last 2×burn-in
@@ -23,6 +25,7 @@ use serde::{Deserialize, Serialize};
 use crate::boed::eig::EigEstimate;
 use crate::boed::eig::OnlineBarberAgakov;
 use crate::boed::eig::infonce::{CriticConfig, CriticObjective, InfoNce, SimulationBatch, simulate_at};
+use crate::boed::eig::likelihood::{DEFAULT_INCE_LAMBDA, LikelihoodObjective, OnlineLikelihood};
 use crate::boed::problems::{DesignBox, DifferentiableProblem};
 use crate::flows::{EstimatorConfig, EstimatorKind};
 use crate::rng::{LindleyRng, substream};
@@ -43,6 +46,14 @@ pub enum MprgaEstimator {
     /// Barber–Agakov with a posterior flow q(θ | y, ξ) ([`OnlineBarberAgakov`]).
     #[serde(rename = "ba")]
     BarberAgakov,
+    /// NLE contrastive: PCE with a likelihood flow q(y | θ, ξ) trained by maximum likelihood
+    /// ([`OnlineLikelihood`]).
+    #[serde(rename = "nle-pce")]
+    NleContrastive,
+    /// INCE-λ: InfoNCE with T = log q(y | θ, ξ), q trained on InfoNCE + λ·log q
+    /// ([`OnlineLikelihood`], λ = [`MprgaConfig::ince_lambda`]).
+    #[serde(rename = "ince")]
+    InceLambda,
 }
 
 /// The EIG model being trained and ascended (one per run, so the variants' sizes do not matter).
@@ -50,9 +61,39 @@ pub enum MprgaEstimator {
 enum Model {
     Critic(InfoNce),
     Posterior(OnlineBarberAgakov),
+    Likelihood(OnlineLikelihood),
 }
 
 impl Model {
+    /// A fresh model of `config.estimator` (initialised from stream 1 of the seed).
+    fn new(problem: &dyn DifferentiableProblem, config: &MprgaConfig, device: &Device) -> Result<Self> {
+        let rng = &mut substream(config.seed, 1);
+        Ok(match config.estimator {
+            MprgaEstimator::InfoNce => Model::Critic(InfoNce::new(problem, config.critic.clone(), rng, device)?),
+            MprgaEstimator::BarberAgakov => Model::Posterior(OnlineBarberAgakov::new(
+                problem,
+                &config.posterior_flow,
+                config.critic.clone(),
+                rng,
+                device,
+            )?),
+            MprgaEstimator::NleContrastive | MprgaEstimator::InceLambda => {
+                let objective = if config.estimator == MprgaEstimator::InceLambda {
+                    LikelihoodObjective::InceLambda { lambda: config.ince_lambda }
+                } else {
+                    LikelihoodObjective::MaximumLikelihood
+                };
+                Model::Likelihood(OnlineLikelihood::new(
+                    problem,
+                    &config.likelihood_flow,
+                    config.critic.clone(),
+                    objective,
+                    rng,
+                    device,
+                )?)
+            }
+        })
+    }
     fn train_step(
         &mut self,
         problem: &dyn DifferentiableProblem,
@@ -62,6 +103,7 @@ impl Model {
         match self {
             Model::Critic(critic) => critic.train_step(problem, designs, rng),
             Model::Posterior(flow) => flow.train_step(problem, designs, rng),
+            Model::Likelihood(flow) => flow.train_step(problem, designs, rng),
         }
     }
 
@@ -79,6 +121,9 @@ impl Model {
                 Ok(InfoNce::batch_terms(&model, problem, batch, CriticObjective::InfoNce, contrast_block, rng))
             }
             Model::Posterior(flow) => OnlineBarberAgakov::batch_terms(&flow.flow().clone().no_grad(), problem, batch),
+            Model::Likelihood(flow) => {
+                Ok(OnlineLikelihood::batch_terms(&flow.flow().clone().no_grad(), problem, batch, contrast_block, rng))
+            }
         }
     }
 
@@ -95,6 +140,7 @@ impl Model {
                 critic.estimate(problem, designs, CriticObjective::InfoNce, outer, contrasts, seed)
             }
             Model::Posterior(flow) => flow.estimate(problem, designs, outer, seed),
+            Model::Likelihood(flow) => flow.estimate(problem, designs, outer, contrasts, seed),
         }
     }
 }
@@ -129,13 +175,18 @@ pub struct MprgaConfig {
     pub rescore_batch_size: usize,
     /// Record a trace point every this many steps (and at the last step).
     pub trace_every: usize,
-    /// The bound ascended: InfoNCE (`infonce`) or Barber–Agakov (`ba`).
+    /// The bound ascended: InfoNCE (`infonce`), Barber–Agakov (`ba`), NLE contrastive
+    /// (`nle-pce`) or INCE-λ (`ince`).
     pub estimator: MprgaEstimator,
-    /// The critic and its online training; with the Barber–Agakov bound its training settings
-    /// (learning rate, weight decay, warm-up, batch size, clipping) train the posterior flow.
+    /// The critic and its online training; with the flow-based bounds its training settings
+    /// (learning rate, weight decay, warm-up, batch size, contrast block, clipping) train the flow.
     pub critic: CriticConfig,
     /// The posterior flow q(θ | y, ξ) of the Barber–Agakov bound.
     pub posterior_flow: EstimatorConfig,
+    /// The likelihood flow q(y | θ, ξ) of NLE contrastive and INCE-λ.
+    pub likelihood_flow: EstimatorConfig,
+    /// λ of INCE-λ (weight of the likelihood term in the flow's training loss).
+    pub ince_lambda: f64,
     /// Seed of every random draw.
     pub seed: u64,
 }
@@ -164,6 +215,13 @@ impl Default for MprgaConfig {
                 hidden: 64,
                 ..EstimatorConfig::default()
             },
+            likelihood_flow: EstimatorConfig {
+                kind: EstimatorKind::Maf,
+                transforms: 3,
+                hidden: 64,
+                ..EstimatorConfig::default()
+            },
+            ince_lambda: DEFAULT_INCE_LAMBDA,
             seed: 0,
         }
     }
@@ -261,7 +319,7 @@ pub struct MprgaProgress {
 pub struct MprgaResult {
     /// The chosen design (the re-scoring argmax).
     pub design: Vec<f64>,
-    /// Its re-scored EIG estimate (InfoNCE or Barber–Agakov, as optimised).
+    /// Its re-scored EIG estimate (by the bound optimised).
     pub eig: f64,
     /// Standard error of `eig`.
     pub stderr: f64,
@@ -279,6 +337,9 @@ pub struct MprgaResult {
     pub seconds: f64,
     /// Mean wall-clock seconds per step (critic and design steps, excluding re-scoring).
     pub seconds_per_step: f64,
+    /// Simulations run in all: model training batches, pathwise design batches, finiteness
+    /// probes and the final re-scoring.
+    pub simulations: usize,
 }
 
 /// Designs scaled to the unit box, z = (ξ − low)/(high − low).
@@ -361,18 +422,7 @@ pub fn mprga(
     }
     let device = Device::flex().autodiff();
     let plain = device.clone().inner();
-    let mut model = match config.estimator {
-        MprgaEstimator::InfoNce => {
-            Model::Critic(InfoNce::new(problem, config.critic.clone(), &mut substream(config.seed, 1), &device)?)
-        }
-        MprgaEstimator::BarberAgakov => Model::Posterior(OnlineBarberAgakov::new(
-            problem,
-            &config.posterior_flow,
-            config.critic.clone(),
-            &mut substream(config.seed, 1),
-            &device,
-        )?),
-    };
+    let mut model = Model::new(problem, config, &device)?;
     let mut sim_rng = substream(config.seed, 2);
     let mut design_rng = substream(config.seed, 3);
     let mut probe_rng = substream(config.seed, 4);
@@ -407,6 +457,7 @@ pub fn mprga(
     let mut trace = Vec::new();
     let penalty_until = config.steps.saturating_sub(2 * config.burn_in);
     let mut step_seconds = 0.0;
+    let mut simulations = m * config.samples_per_design;
     for step in 0..config.steps {
         let step_start = Instant::now();
         let active: Vec<usize> = (0..m).filter(|&i| running[i]).collect();
@@ -418,10 +469,12 @@ pub fn mprga(
         }
         let current = designs.select(Axis(0), &active);
         let critic_loss = model.train_step(problem, current.view(), &mut sim_rng)?;
+        simulations += config.critic.batch_size;
         let mut penalty = 0.0;
         if step >= config.burn_in {
             let input = matrix_to_tensor(current.view(), &device).require_grad();
             let batch = simulate_at(problem, input.clone(), config.samples_per_design, &mut sim_rng);
+            simulations += 2 * active.len() * config.samples_per_design;
             let terms = model.design_terms(problem, &batch, config.critic.contrast_block, &mut design_rng)?;
             let per_design: Tensor<1> =
                 terms.reshape([active.len(), config.samples_per_design]).mean_dim(1).squeeze_dim::<1>(1);
@@ -537,5 +590,49 @@ pub fn mprga(
         trace,
         seconds: start.elapsed().as_secs_f64(),
         seconds_per_step: step_seconds / config.steps as f64,
+        simulations: simulations + active.len() * config.rescore_batches * config.rescore_batch_size,
     })
+}
+
+/// Score designs with the learned bound of `config.estimator` (its model and online training as
+/// in [`mprga`], the critic's objective included) without optimising them: train the model for
+/// `steps` steps — on simulations at `train_at [k, Dξ]` (rows cycled), or, without it, at a fresh
+/// design uniform in the box for every row of every batch (amortised over the box) — then
+/// estimate the bound at every row of `designs` from `outer` simulations with `contrasts`
+/// contrasts (the Barber–Agakov bound uses none). Reproducible from `config.seed`.
+pub fn learned_eig(
+    problem: &dyn DifferentiableProblem,
+    train_at: Option<ArrayView2<f64>>,
+    designs: ArrayView2<f64>,
+    steps: usize,
+    outer: usize,
+    contrasts: usize,
+    config: &MprgaConfig,
+) -> Result<Vec<EigEstimate>> {
+    let bounds = problem.design_box();
+    bounds.check(designs)?;
+    if let Some(at) = train_at {
+        bounds.check(at)?;
+        if at.nrows() == 0 {
+            return Err(Error::InvalidInput("learned EIG: no designs to train at".into()));
+        }
+    }
+    let device = Device::flex().autodiff();
+    let mut model = Model::new(problem, config, &device)?;
+    let mut sim_rng = substream(config.seed, 2);
+    let mut design_rng = substream(config.seed, 3);
+    for _ in 0..steps {
+        let uniform;
+        let at = match train_at {
+            Some(at) => at,
+            None => {
+                uniform = Array2::from_shape_fn((config.critic.batch_size, bounds.dim()), |(_, j)| {
+                    design_rng.random_range(bounds.low[j]..=bounds.high[j])
+                });
+                uniform.view()
+            }
+        };
+        model.train_step(problem, at, &mut sim_rng)?;
+    }
+    model.rescore(problem, designs, outer, contrasts, config.seed.wrapping_add(0x5eed))
 }

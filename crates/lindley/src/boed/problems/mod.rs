@@ -13,6 +13,7 @@ pub mod ces;
 pub mod differentiable;
 pub mod linear_gaussian;
 pub mod nonlinear;
+pub mod particles;
 pub mod pharmacokinetic;
 pub mod source_finding;
 
@@ -22,6 +23,7 @@ pub use differentiable::{
 };
 pub use linear_gaussian::LinearGaussian;
 pub use nonlinear::Nonlinear1d;
+pub use particles::ParticlePrior;
 pub use pharmacokinetic::Pharmacokinetic;
 pub use source_finding::SourceFinding;
 
@@ -298,6 +300,6 @@ pub(crate) fn log_normal_cdf(x: f64) -> f64 {
 }
 
 /// One standard normal draw.
-pub(crate) fn standard_normal(rng: &mut LindleyRng) -> f64 {
+pub fn standard_normal(rng: &mut LindleyRng) -> f64 {
     rand_distr::Distribution::<f64>::sample(&rand_distr::StandardNormal, rng)
 }
