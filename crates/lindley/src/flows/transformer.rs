@@ -3,6 +3,7 @@
 //! flows, Durkan et al. 2019).
 
 use burn::prelude::*;
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::tensor_ops::{softmax_last, softplus, softplus_inverse, tensor_to_vec};
@@ -208,34 +209,49 @@ fn spline_inverse_value(input: Tensor<2>, params: Tensor<3>, bins: usize, bound:
 /// quadratic root as [`SelectedBin`], and the identity outside [−bound, bound] (NaN passes through).
 fn spline_inverse_host(y: &[f32], params: &[f32], bins: usize, bound: f32) -> Vec<f32> {
     let per_value = 3 * bins - 1;
-    let mut xs = vec![0f32; bins + 1];
-    let mut ys = vec![0f32; bins + 1];
-    y.iter()
-        .zip(params.chunks_exact(per_value))
-        .map(|(&v, theta)| {
-            if v.is_nan() || v.abs() > bound {
-                return v;
+    let mut out = vec![0f32; y.len()];
+    // Independent per element: split across threads in fixed chunks (same result for any
+    // thread count).
+    out.par_chunks_mut(PARALLEL_CHUNK)
+        .zip(y.par_chunks(PARALLEL_CHUNK))
+        .zip(params.par_chunks(PARALLEL_CHUNK * per_value))
+        .for_each(|((out, y), params)| {
+            let mut xs = vec![0f32; bins + 1];
+            let mut ys = vec![0f32; bins + 1];
+            for ((o, &v), theta) in out.iter_mut().zip(y).zip(params.chunks_exact(per_value)) {
+                *o = spline_inverse_one(v, theta, bins, bound, &mut xs, &mut ys);
             }
-            knots_host(&theta[..bins], bound, &mut xs);
-            knots_host(&theta[bins..2 * bins], bound, &mut ys);
-            // ys[0] = −bound ≤ v, and the knots increase: the bin is the last knot at or below v.
-            let k = ys[1..bins].iter().filter(|&&knot| v >= knot).count();
-            let derivative = |j: usize| {
-                if j == 0 || j == bins { 1.0 } else { softplus_scalar(theta[2 * bins + j - 1]) + MIN_DERIVATIVE as f32 }
-            };
-            let (d_lo, d_hi) = (derivative(k), derivative(k + 1));
-            let (width, height) = (xs[k + 1] - xs[k], ys[k + 1] - ys[k]);
-            let slope = height / width;
-            let curvature = d_lo + d_hi - 2.0 * slope;
-            let dy = v - ys[k];
-            let a = height * (slope - d_lo) + dy * curvature;
-            let b = height * d_lo - dy * curvature;
-            let c = -slope * dy;
-            let discriminant = (b * b - 4.0 * a * c).max(0.0);
-            let position = 2.0 * c / (-b - discriminant.sqrt());
-            position * width + xs[k]
-        })
-        .collect()
+        });
+    out
+}
+
+/// Values per parallel task of [`spline_inverse_host`].
+const PARALLEL_CHUNK: usize = 2048;
+
+/// The inverse spline of one value `v` with its parameters `theta`; `xs` and `ys` are scratch
+/// space for the knots (length `bins + 1`).
+fn spline_inverse_one(v: f32, theta: &[f32], bins: usize, bound: f32, xs: &mut [f32], ys: &mut [f32]) -> f32 {
+    if v.is_nan() || v.abs() > bound {
+        return v;
+    }
+    knots_host(&theta[..bins], bound, xs);
+    knots_host(&theta[bins..2 * bins], bound, ys);
+    // ys[0] = −bound ≤ v, and the knots increase: the bin is the last knot at or below v.
+    let k = ys[1..bins].iter().filter(|&&knot| v >= knot).count();
+    let derivative = |j: usize| {
+        if j == 0 || j == bins { 1.0 } else { softplus_scalar(theta[2 * bins + j - 1]) + MIN_DERIVATIVE as f32 }
+    };
+    let (d_lo, d_hi) = (derivative(k), derivative(k + 1));
+    let (width, height) = (xs[k + 1] - xs[k], ys[k + 1] - ys[k]);
+    let slope = height / width;
+    let curvature = d_lo + d_hi - 2.0 * slope;
+    let dy = v - ys[k];
+    let a = height * (slope - d_lo) + dy * curvature;
+    let b = height * d_lo - dy * curvature;
+    let c = -slope * dy;
+    let discriminant = (b * b - 4.0 * a * c).max(0.0);
+    let position = 2.0 * c / (-b - discriminant.sqrt());
+    position * width + xs[k]
 }
 
 /// The knots of [`knots`] for one variable, written into `out` (length `bins + 1`).
