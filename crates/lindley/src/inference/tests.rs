@@ -681,7 +681,8 @@ mod ratio_losses {
         let theta = array![[0.1, -0.3], [1.2, 0.4], [-0.7, 0.9], [0.0, 2.0], [0.5, -1.5], [0.9, 0.2]];
         let x = array![[0.3, 0.2], [-1.0, 0.5], [0.8, -0.4], [1.5, 1.1], [-0.2, -0.9], [0.1, 0.7]];
         let standardizer = Standardizer::identity(2);
-        let model = RatioClassifier::new(&Default::default(), &standardizer, &standardizer, &mut seeded(4), &device);
+        let model =
+            RatioClassifier::new(&Default::default(), &standardizer, &standardizer, &mut seeded(4), &device).unwrap();
         let (k, gamma, rows) = (3usize, 2.0f64, 6usize);
         let mut expected = 0.0;
         for i in 0..rows {
@@ -732,7 +733,8 @@ mod ratio_losses {
         let device = Device::flex();
         let (theta, x) = linear_gaussian().sample_joint(8, 5).unwrap();
         let standardizer = Standardizer::identity(2);
-        let model = RatioClassifier::new(&Default::default(), &standardizer, &standardizer, &mut seeded(4), &device);
+        let model =
+            RatioClassifier::new(&Default::default(), &standardizer, &standardizer, &mut seeded(4), &device).unwrap();
         let (t, v) = (matrix_to_tensor(theta.view(), &device), matrix_to_tensor(x.view(), &device));
         let value = |loss: Tensor<1>| f64::from(tensor_to_vec(loss)[0]);
         let binary = value(binary_loss(&model, t.clone(), v.clone()));

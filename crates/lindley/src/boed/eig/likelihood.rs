@@ -115,7 +115,7 @@ impl OnlineLikelihood {
             Standardizer::fit(context.view()),
             rng,
             device,
-        );
+        )?;
         let optimizer = AdamWConfig::new().with_epsilon(1e-8).with_weight_decay(training.weight_decay as f32).init();
         Ok(OnlineLikelihood { flow, optimizer, training, objective, steps: 0, device: device.clone() })
     }
