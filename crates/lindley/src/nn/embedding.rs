@@ -159,7 +159,7 @@ impl EmbeddingConfig {
         match self.kind {
             EmbeddingKind::Mlp => Ok(()),
             EmbeddingKind::DeepSets => {
-                if self.trial_dim == 0 || x_dim % self.trial_dim != 0 {
+                if self.trial_dim == 0 || !x_dim.is_multiple_of(self.trial_dim) {
                     return fail(format!(
                         "x has {x_dim} values, which is not a whole number of trials of trial_dim = {} values \
                          (set the values per trial, e.g. --trial-dim)",
@@ -169,7 +169,7 @@ impl EmbeddingConfig {
                 Ok(())
             }
             EmbeddingKind::Cnn | EmbeddingKind::Lstm => {
-                if self.channels == 0 || x_dim % self.channels != 0 {
+                if self.channels == 0 || !x_dim.is_multiple_of(self.channels) {
                     return fail(format!(
                         "x has {x_dim} values, which cannot be split into channels = {} series of equal length \
                          (set the number of series, e.g. --channels)",
@@ -233,6 +233,8 @@ pub fn context_standardizer(embedding: Option<&EmbeddingConfig>, x: ArrayView2<f
 }
 
 /// The embedding nets as one burn module (burn modules cannot be trait objects).
+// One net per estimator: the size gap between the variants costs nothing worth boxing for.
+#[allow(clippy::large_enum_variant)]
 #[derive(Module, Debug)]
 pub enum EmbeddingNet {
     /// A multilayer perceptron.
@@ -337,6 +339,7 @@ impl Cnn {
 }
 
 /// The recurrent layer of an [`LstmEmbedding`].
+#[allow(clippy::large_enum_variant)] // one per net, see [`EmbeddingNet`]
 #[derive(Module, Debug)]
 pub enum Recurrent {
     /// Forward in time only.
