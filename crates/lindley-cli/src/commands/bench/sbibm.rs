@@ -32,12 +32,12 @@ use lindley::data::Dataset;
 use lindley::diagnostics::c2st::{C2stConfig, c2st};
 use lindley::inference::abc::{AbcProblem, RejectionConfig, Resampling, SmcConfig, rejection_abc, smc_abc};
 use lindley::inference::{
-    Nle, NleConfig, Npe, NpeConfig, Nre, NreConfig, NreLoss, Posterior, RoundMethod, SampleOptions, SequentialConfig,
-    Vae, VaeConfig, VaeKind, run_rounds,
+    Nle, NleConfig, Npe, NpeConfig, Nre, NreConfig, NreLoss, Posterior, PosteriorSamples, RoundMethod, SampleOptions,
+    SequentialConfig, Vae, VaeConfig, VaeKind, run_rounds,
 };
 use lindley::simulators::{Task, sbibm};
 use lindley::train::EpochProgress;
-use ndarray::ArrayView1;
+use ndarray::{ArrayView1, ArrayView2};
 use serde::Serialize;
 
 use super::{median, published};
@@ -92,6 +92,37 @@ struct Record {
     acceptance_rate: f64,
     /// Reasons to distrust the samples (e.g. MCMC R̂ above the limit).
     warnings: Vec<String>,
+}
+
+impl Record {
+    /// The record of one task × observation: `samples` judged by C2ST against the reference
+    /// posterior samples, beside the method's published figure, with the sampling time
+    /// (`sample_seconds`, or the sampler's own figure) and `(train seconds, epochs or populations)`.
+    fn scored(
+        args: &Args,
+        task: &str,
+        observation: usize,
+        reference: ArrayView2<f64>,
+        samples: PosteriorSamples,
+        sample_seconds: Option<f64>,
+        (train_seconds, epochs): (f64, usize),
+    ) -> Result<Self> {
+        let c2st = c2st(samples.theta.view(), reference, &C2stConfig { seed: args.seed, ..Default::default() })?;
+        Ok(Self {
+            method: args.method.clone(),
+            task: task.to_string(),
+            budget: args.budget,
+            observation,
+            seed: args.seed,
+            c2st,
+            published_c2st: published::c2st(&args.method, task, args.budget),
+            train_seconds,
+            epochs,
+            sample_seconds: sample_seconds.unwrap_or(samples.seconds),
+            acceptance_rate: samples.acceptance_rate,
+            warnings: samples.warnings,
+        })
+    }
 }
 
 /// The settings of the benchmarked method.
@@ -269,25 +300,15 @@ fn run_abc(args: &Args, settings: &Settings, task: &Task, observations: &[usize]
             tracing::info!("{name}, observation {k}: {}", posterior.dropped);
         }
         let samples = posterior.sample(args.samples, seed, &Resampling::default())?;
-        let score = c2st(
-            samples.theta.view(),
+        records.push(Record::scored(
+            args,
+            name,
+            k,
             reference.posterior_samples.view(),
-            &C2stConfig { seed: args.seed, ..Default::default() },
-        )?;
-        records.push(Record {
-            method: args.method.clone(),
-            task: name.clone(),
-            budget: args.budget,
-            observation: k,
-            seed: args.seed,
-            c2st: score,
-            published_c2st: published,
-            train_seconds: posterior.seconds,
-            epochs: posterior.populations,
-            sample_seconds: samples.seconds,
-            acceptance_rate: samples.acceptance_rate,
-            warnings: samples.warnings,
-        });
+            samples,
+            None,
+            (posterior.seconds, posterior.populations),
+        )?);
         bar.inc(1);
     }
     bar.finish_and_clear();
@@ -394,25 +415,17 @@ pub fn run(args: Args) -> Result<()> {
             for warning in &samples.warnings {
                 tracing::warn!("{name}, observation {k}: {warning}");
             }
-            let score = c2st(
-                samples.theta.view(),
+            let record = Record::scored(
+                &args,
+                name,
+                k,
                 reference.posterior_samples.view(),
-                &C2stConfig { seed: args.seed, ..Default::default() },
+                samples,
+                Some(sample_seconds),
+                (trained.seconds, trained.epochs),
             )?;
-            task_records.push(Record {
-                method: args.method.clone(),
-                task: name.clone(),
-                budget: args.budget,
-                observation: k,
-                seed: args.seed,
-                c2st: score,
-                published_c2st: published,
-                train_seconds: trained.seconds,
-                epochs: trained.epochs,
-                sample_seconds,
-                acceptance_rate: samples.acceptance_rate,
-                warnings: samples.warnings.clone(),
-            });
+            let score = record.c2st;
+            task_records.push(record);
             tracing::info!(
                 "{name}, observation {k}: C2ST {score:.3}, {} epochs, train {:.1} s",
                 trained.epochs,
