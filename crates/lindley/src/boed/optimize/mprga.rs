@@ -287,7 +287,8 @@ pub struct StoppedRestart {
 pub struct TracePoint {
     /// Step (1-based count of steps done).
     pub step: usize,
-    /// Training loss of the EIG model (critic or posterior flow) at this step.
+    /// Training loss of the EIG model (critic or posterior flow) at this step (NaN for the
+    /// gradient-free optimisers, which train no model).
     pub critic_loss: f64,
     /// Largest smoothed per-restart EIG estimate (NaN during the burn-in).
     pub best_eig: f64,
