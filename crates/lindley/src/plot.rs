@@ -8,7 +8,9 @@
 //!   uniform histogram (binomial 0.5% and 99.5% quantiles per bin);
 //! - [`coverage_plot`]: expected-coverage / TARP curves against the diagonal;
 //! - [`lc2st_plot`]: the L-C2ST null distribution (histogram) with the observed statistic;
-//! - [`training_curve`]: training and validation loss per epoch.
+//! - [`training_curve`]: training and validation loss per epoch;
+//! - [`curves_plot`]: y against x for several labelled curves with optional ± bands (e.g. EIG
+//!   curves over a 1-D design), each curve's maximum marked.
 //!
 //! Each function returns the SVG document; [`save_svg`] writes it to a file.
 
@@ -547,3 +549,104 @@ pub fn training_curve(report: &TrainReport) -> Result<String> {
 
 #[cfg(test)]
 mod tests;
+
+/// One labelled curve of [`curves_plot`]: y over x, with an optional half-width per point drawn as
+/// a shaded band y ± band.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Curve {
+    /// Legend label.
+    pub label: String,
+    /// Abscissae.
+    pub x: Vec<f64>,
+    /// Ordinates, one per abscissa.
+    pub y: Vec<f64>,
+    /// Half-widths of the band (e.g. two standard errors), one per abscissa.
+    pub band: Option<Vec<f64>>,
+}
+
+/// Line plot of several [`Curve`]s on shared axes (x and y labelled `x_desc`, `y_desc`), each with
+/// its optional shaded band and its maximum marked by a dot. Curves need at least two points,
+/// matching lengths and finite values.
+pub fn curves_plot(title: &str, x_desc: &str, y_desc: &str, curves: &[Curve]) -> Result<String> {
+    const PLOT: &str = "curves plot";
+    if curves.is_empty() {
+        return Err(Error::InvalidInput(format!("{PLOT}: no curves")));
+    }
+    for c in curves {
+        let band_ok = c.band.as_ref().is_none_or(|b| b.len() == c.x.len());
+        if c.x.len() < 2 || c.y.len() != c.x.len() || !band_ok {
+            return Err(Error::InvalidInput(format!(
+                "{PLOT}: curve '{}' needs at least 2 points and as many y (and band) values as x values",
+                c.label
+            )));
+        }
+        if c.x.iter().chain(&c.y).chain(c.band.iter().flatten()).any(|v| !v.is_finite()) {
+            return Err(Error::InvalidInput(format!("{PLOT}: curve '{}' has a NaN or infinite value", c.label)));
+        }
+    }
+    let half = |c: &Curve, i: usize| c.band.as_ref().map_or(0.0, |b| b[i].abs());
+    let (mut x_low, mut x_high, mut y_low, mut y_high) =
+        (f64::INFINITY, f64::NEG_INFINITY, f64::INFINITY, f64::NEG_INFINITY);
+    for c in curves {
+        for i in 0..c.x.len() {
+            x_low = x_low.min(c.x[i]);
+            x_high = x_high.max(c.x[i]);
+            y_low = y_low.min(c.y[i] - half(c, i));
+            y_high = y_high.max(c.y[i] + half(c, i));
+        }
+    }
+    let pad = 0.05 * (y_high - y_low).max(1e-9);
+    let x_high = if x_high > x_low { x_high } else { x_low + 1.0 };
+    let palette = [SAMPLE_COLOUR, REFERENCE_COLOUR, RGBColor(44, 160, 44), RGBColor(148, 103, 189)];
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (600, 420)).into_drawing_area();
+        root.fill(&WHITE).map_err(drawing(PLOT))?;
+        let mut chart = ChartBuilder::on(&root)
+            .margin(12)
+            .caption(title, ("sans-serif", 16))
+            .x_label_area_size(40)
+            .y_label_area_size(55)
+            .build_cartesian_2d(x_low..x_high, (y_low - pad)..(y_high + pad))
+            .map_err(drawing(PLOT))?;
+        chart
+            .configure_mesh()
+            .x_desc(x_desc)
+            .y_desc(y_desc)
+            .label_style(("sans-serif", 11))
+            .draw()
+            .map_err(drawing(PLOT))?;
+        for (index, c) in curves.iter().enumerate() {
+            let colour = palette[index % palette.len()];
+            if c.band.is_some() {
+                let upper = (0..c.x.len()).map(|i| (c.x[i], c.y[i] + half(c, i)));
+                let lower = (0..c.x.len()).rev().map(|i| (c.x[i], c.y[i] - half(c, i)));
+                chart
+                    .draw_series(std::iter::once(Polygon::new(
+                        upper.chain(lower).collect::<Vec<_>>(),
+                        colour.mix(0.2).filled(),
+                    )))
+                    .map_err(drawing(PLOT))?;
+            }
+            chart
+                .draw_series(LineSeries::new(c.x.iter().copied().zip(c.y.iter().copied()), colour.stroke_width(2)))
+                .map_err(drawing(PLOT))?
+                .label(c.label.as_str())
+                .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], colour.stroke_width(2)));
+            let best = (0..c.y.len()).max_by(|&a, &b| c.y[a].total_cmp(&c.y[b])).expect("at least 2 points");
+            chart
+                .draw_series(std::iter::once(Circle::new((c.x[best], c.y[best]), 5, colour.filled())))
+                .map_err(drawing(PLOT))?;
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::LowerRight)
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK.mix(0.3))
+            .label_font(("sans-serif", 11))
+            .draw()
+            .map_err(drawing(PLOT))?;
+        root.present().map_err(drawing(PLOT))?;
+    }
+    Ok(svg)
+}

@@ -76,6 +76,17 @@ pub struct DesignArgs {
     /// Contrastive samples L of that PCE.
     #[arg(long, default_value_t = 10_000)]
     pub pce_inner: usize,
+    /// Optimiser: mprga (gradient ascent as --estimator says; the default), or a gradient-free one
+    /// for any problem — spsa, design-distribution, grid (Dξ ≤ 2), random — driven by the EIG
+    /// estimates of --estimator pce (true likelihood, --pce-outer × --pce-inner samples per
+    /// estimate) or ba, nle, upper (flows amortised over the box, trained once). --restarts sets
+    /// the restarts (random: the candidates), --steps the iterations; other settings from --config
+    /// (`[optimizer]`: fields of `GradientFreeConfig`; `[flows]`: of `FlowEigConfig`).
+    #[arg(long, default_value = "mprga")]
+    pub optimizer: String,
+    /// Grid points per design coordinate of --optimizer grid (default 21).
+    #[arg(long)]
+    pub grid_points: Option<usize>,
     /// Output JSON file.
     #[arg(long)]
     pub out: PathBuf,
@@ -99,7 +110,7 @@ fn differentiable_target(name: &str, theta_samples: Option<&PathBuf>) -> Result<
 }
 
 /// The problem `name`, with its prior replaced by `theta_samples` if given.
-fn any_target(name: &str, theta_samples: Option<&PathBuf>) -> Result<Box<dyn DesignProblem>> {
+pub(crate) fn any_target(name: &str, theta_samples: Option<&PathBuf>) -> Result<Box<dyn DesignProblem>> {
     let base = problem(name)?;
     Ok(match theta_samples {
         None => base,
@@ -121,6 +132,9 @@ fn online_estimator(name: &str) -> Option<(MprgaEstimator, Option<CriticObjectiv
 
 /// Run `lindley design`.
 pub fn run_design(args: DesignArgs) -> Result<()> {
+    if args.optimizer != "mprga" {
+        return super::design_free::run(args);
+    }
     if args.estimator == "ba" && args.theta_samples.is_some() {
         bail!("--theta-samples has no density, which the Barber-Agakov bound (ba) needs; use another estimator");
     }
@@ -212,7 +226,11 @@ pub fn run_design(args: DesignArgs) -> Result<()> {
 }
 
 /// The PCE (true likelihood) of one chosen design as JSON, or null when switched off.
-fn chosen_pce(target: &dyn DesignProblem, chosen: ArrayView2<f64>, args: &DesignArgs) -> Result<serde_json::Value> {
+pub(crate) fn chosen_pce(
+    target: &dyn DesignProblem,
+    chosen: ArrayView2<f64>,
+    args: &DesignArgs,
+) -> Result<serde_json::Value> {
     Ok(if args.pce_outer >= 2 && args.pce_inner >= 1 {
         let estimate = ContrastiveEig::new(ContrastiveKind::Pce, args.pce_outer, args.pce_inner)
             .estimate(target, chosen, args.seed)?[0];

@@ -5,6 +5,7 @@ pub mod abc;
 pub mod bench;
 pub mod demo;
 pub mod design;
+pub mod design_free;
 pub mod diagnose;
 pub mod plot;
 pub mod sample;

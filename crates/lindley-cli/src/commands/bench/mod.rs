@@ -1,6 +1,7 @@
 //! `lindley bench …`: the benchmark harness behind the tables in the README.
 
 pub mod acquisition;
+pub mod eig_curve;
 pub mod published;
 pub mod sbibm;
 pub mod speed;
@@ -22,6 +23,9 @@ pub enum Bench {
     /// measurements, scored by the true-likelihood PCE under the posterior (step counts scaled
     /// down from the paper's 12,000 to fit a CPU; see --steps).
     Acquisition(acquisition::Args),
+    /// vOED-NFs case 1: the Barber–Agakov bound with a design-amortised NSF posterior against a
+    /// nested Monte Carlo reference over a grid of a 1-D design; table, argmaxes, JSON and SVG.
+    EigCurve(eig_curve::Args),
 }
 
 /// Run a benchmark.
@@ -30,6 +34,7 @@ pub fn run(bench: Bench) -> Result<()> {
         Bench::Sbibm(args) => sbibm::run(args),
         Bench::Speed(args) => speed::run(args),
         Bench::Acquisition(args) => acquisition::run(args),
+        Bench::EigCurve(args) => eig_curve::run(args),
     }
 }
 

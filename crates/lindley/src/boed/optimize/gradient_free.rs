@@ -258,7 +258,9 @@ impl Default for GradientFreeConfig {
 
 impl GradientFreeConfig {
     fn validate(&self, dim: usize) -> Result<()> {
-        let fail = |what: String| Err(Error::InvalidInput(format!("gradient-free optimiser ({}): {what}", self.method.name())));
+        let fail = |what: String| {
+            Err(Error::InvalidInput(format!("gradient-free optimiser ({}): {what}", self.method.name())))
+        };
         for (name, value) in [
             ("restarts", self.restarts),
             ("iterations", self.iterations),
@@ -287,11 +289,16 @@ impl GradientFreeConfig {
             GradientFreeMethod::DesignDistribution => {
                 let d = &self.distribution;
                 if d.samples < 2 {
-                    return fail(format!("the design distribution needs at least 2 samples per restart, got {}", d.samples));
+                    return fail(format!(
+                        "the design distribution needs at least 2 samples per restart, got {}",
+                        d.samples
+                    ));
                 }
                 let ordered = positive(d.min_std) && d.min_std <= d.initial_std && d.initial_std <= d.max_std;
                 if !positive(d.learning_rate) || !ordered || !d.max_std.is_finite() || !positive(d.epsilon) {
-                    return fail("needs a positive learning rate and ε, and 0 < min_std ≤ initial_std ≤ max_std".into());
+                    return fail(
+                        "needs a positive learning rate and ε, and 0 < min_std ≤ initial_std ≤ max_std".into(),
+                    );
                 }
                 if !((0.0..1.0).contains(&d.beta1) && (0.0..1.0).contains(&d.beta2)) {
                     return fail(format!("β₁ and β₂ must lie in [0, 1), got {} and {}", d.beta1, d.beta2));
@@ -299,7 +306,9 @@ impl GradientFreeConfig {
             }
             GradientFreeMethod::Grid => {
                 if dim > 2 {
-                    return fail(format!("grid search covers at most 2 design coordinates, this problem has {dim}; use random search"));
+                    return fail(format!(
+                        "grid search covers at most 2 design coordinates, this problem has {dim}; use random search"
+                    ));
                 }
                 if self.grid_points < 2 {
                     return fail(format!("a grid needs at least 2 points per coordinate, got {}", self.grid_points));
@@ -457,7 +466,9 @@ pub fn optimize_gradient_free(
     if dim == 0 || bounds.high.len() != dim {
         return Err(Error::InvalidInput("gradient-free optimiser: the design box has no coordinates".into()));
     }
-    if let Some(j) = (0..dim).find(|&j| !(bounds.low[j].is_finite() && bounds.high[j].is_finite() && bounds.low[j] <= bounds.high[j])) {
+    if let Some(j) = (0..dim)
+        .find(|&j| !(bounds.low[j].is_finite() && bounds.high[j].is_finite() && bounds.low[j] <= bounds.high[j]))
+    {
         return Err(Error::InvalidInput(format!(
             "gradient-free optimiser: design coordinate {j} has the box [{}, {}], which is not a finite interval",
             bounds.low[j], bounds.high[j]
@@ -708,7 +719,8 @@ fn design_distribution(
             for &row in &rows {
                 let weight = (values[row] - baseline) / (rows.len() - 1) as f64;
                 for j in 0..dim {
-                    let (d_mean, d_log_sd) = truncated_normal_score(points[[row, j]], mean[[i, j]], log_sd[[i, j]].exp());
+                    let (d_mean, d_log_sd) =
+                        truncated_normal_score(points[[row, j]], mean[[i, j]], log_sd[[i, j]].exp());
                     gradient[j] += weight * d_mean;
                     gradient[dim + j] += weight * d_log_sd;
                 }
@@ -754,7 +766,9 @@ fn search(
         let k = config.grid_points;
         let axis = |i: usize| i as f64 / (k - 1) as f64;
         let total = k.pow(dim as u32);
-        Array2::from_shape_fn((total, dim), |(row, j)| axis(if j == 0 { row / k.pow((dim - 1) as u32) } else { row % k }))
+        Array2::from_shape_fn((total, dim), |(row, j)| {
+            axis(if j == 0 { row / k.pow((dim - 1) as u32) } else { row % k })
+        })
     } else {
         uniform_points(config.candidates, dim, &mut substream(config.seed, 0))
     };
@@ -765,14 +779,18 @@ fn search(
     for b in 0..batches {
         let rows: Vec<usize> = (b * config.batch..((b + 1) * config.batch).min(total)).collect();
         let values = runner.evaluate(candidates.select(Axis(0), &rows).view())?;
-        let finite: Vec<(usize, f64)> = rows.iter().zip(&values).filter(|(_, v)| v.is_finite()).map(|(&r, &v)| (r, v)).collect();
+        let finite: Vec<(usize, f64)> =
+            rows.iter().zip(&values).filter(|(_, v)| v.is_finite()).map(|(&r, &v)| (r, v)).collect();
         restarts.dropped += rows.len() - finite.len();
         scored.extend(&finite);
         let best = scored.iter().copied().max_by(|x, y| x.1.total_cmp(&y.1));
-        let batch_mean = if finite.is_empty() { f64::NAN } else { finite.iter().map(|p| p.1).sum::<f64>() / finite.len() as f64 };
+        let batch_mean =
+            if finite.is_empty() { f64::NAN } else { finite.iter().map(|p| p.1).sum::<f64>() / finite.len() as f64 };
         if (b + 1) % config.trace_every == 0 || b + 1 == batches {
             let designs = match best {
-                Some((r, _)) => runner.designs(candidates.select(Axis(0), &[r]).view())?.outer_iter().map(|r| r.to_vec()).collect(),
+                Some((r, _)) => {
+                    runner.designs(candidates.select(Axis(0), &[r]).view())?.outer_iter().map(|r| r.to_vec()).collect()
+                }
                 None => Vec::new(),
             };
             restarts.trace.push(TracePoint {

@@ -98,13 +98,9 @@ fn non_finite_estimates_stop_restarts_or_drop_candidates_without_poisoning_the_b
     assert!(result.stopped.len() < 12 && true_eig(&result.design) >= 0.98 * optimum(), "{:?}", result.design);
 
     for method in [GradientFreeMethod::DesignDistribution, GradientFreeMethod::Random] {
-        let result = optimize_gradient_free(
-            &bounds,
-            &mut noisy_analytic(0.02, Some(-0.3)),
-            &config(method, 2),
-            &mut |_| {},
-        )
-        .unwrap();
+        let result =
+            optimize_gradient_free(&bounds, &mut noisy_analytic(0.02, Some(-0.3)), &config(method, 2), &mut |_| {})
+                .unwrap();
         assert!(result.dropped > 0 && result.design[0] >= -0.3, "{}: {result:?}", method.name());
         assert!(true_eig(&result.design) >= 0.95 * optimum(), "{}: {:?}", method.name(), result.design);
     }
