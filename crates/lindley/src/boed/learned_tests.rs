@@ -502,3 +502,37 @@ fn mprga_on_the_new_bounds_reaches_the_linear_gaussian_optimum() {
         assert!(result.simulations > 150 * 256);
     }
 }
+
+#[test]
+fn barber_agakov_with_an_nsf_posterior_traces_the_nonlinear_1d_eig_curve_and_picks_its_optimum() {
+    // vOED-NFs case 1 (the full 21-point curve is `lindley bench eig-curve`): the local optimum
+    // near ξ = 0.2, a dip, and the global optimum at ξ = 1.
+    let problem = super::problems::problem("nonlinear-1d").unwrap();
+    let designs = array![[0.2], [0.6], [1.0]];
+    let nmc =
+        ContrastiveEig::new(ContrastiveKind::Nmc, 1000, 5000).estimate(problem.as_ref(), designs.view(), 3).unwrap();
+    let config = FlowEigConfig {
+        estimator: EstimatorConfig { kind: EstimatorKind::Nsf, transforms: 3, hidden: 48, ..Default::default() },
+        training: TrainConfig {
+            batch_size: 256,
+            learning_rate: 2e-3,
+            patience: 10,
+            max_epochs: 100,
+            ..Default::default()
+        },
+        simulations: 10_000,
+        outer: 1000,
+    };
+    let ba = FlowEig::train(problem.as_ref(), &[FlowEigKind::BarberAgakov], &config, None, 1).unwrap();
+    report_training("BA nonlinear-1d", &ba);
+    let ba = ba.estimate(problem.as_ref(), designs.view(), 2).unwrap();
+    let argmax = |e: &[EigEstimate]| (0..e.len()).max_by(|&a, &b| e[a].eig.total_cmp(&e[b].eig)).unwrap();
+    for (j, (n, b)) in nmc.iter().zip(&ba).enumerate() {
+        eprintln!("ξ = {}: NMC {:.4} ± {:.4}, BA {:.4} ± {:.4}", designs[[j, 0]], n.eig, n.stderr, b.eig, b.stderr);
+        let error = 3.0 * (n.stderr.powi(2) + b.stderr.powi(2)).sqrt();
+        assert!(b.eig <= n.eig + error, "ξ = {}: BA {} above NMC {} + {error}", designs[[j, 0]], b.eig, n.eig);
+        assert!(b.eig >= n.eig - 0.3, "ξ = {}: BA {} far below NMC {}", designs[[j, 0]], b.eig, n.eig);
+    }
+    assert_eq!(argmax(&nmc), 2, "NMC's optimum is ξ = 1: {nmc:?}");
+    assert_eq!(argmax(&ba), argmax(&nmc), "BA picks another design: {ba:?}");
+}
