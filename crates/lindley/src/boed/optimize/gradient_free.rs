@@ -181,7 +181,7 @@ pub struct DesignDistributionConfig {
     pub initial_std: f64,
     /// Smallest σ (log σ is clamped).
     pub min_std: f64,
-    /// Largest σ.
+    /// Largest σ (at most 1, the width of the unit box).
     pub max_std: f64,
     /// Adam or RMSProp.
     pub optimizer: DistributionOptimizer,
@@ -295,9 +295,10 @@ impl GradientFreeConfig {
                     ));
                 }
                 let ordered = positive(d.min_std) && d.min_std <= d.initial_std && d.initial_std <= d.max_std;
-                if !positive(d.learning_rate) || !ordered || !d.max_std.is_finite() || !positive(d.epsilon) {
+                if !positive(d.learning_rate) || !ordered || d.max_std > 1.0 || !positive(d.epsilon) {
                     return fail(
-                        "needs a positive learning rate and ε, and 0 < min_std ≤ initial_std ≤ max_std".into(),
+                        "needs a positive learning rate and ε, and 0 < min_std ≤ initial_std ≤ max_std ≤ 1 (unit box)"
+                            .into(),
                     );
                 }
                 if !((0.0..1.0).contains(&d.beta1) && (0.0..1.0).contains(&d.beta2)) {
@@ -537,7 +538,7 @@ fn record(
     let best_eig = levels.iter().copied().filter(|v| v.is_finite()).fold(f64::NAN, f64::max);
     let finite: Vec<f64> = levels.iter().copied().filter(|v| v.is_finite()).collect();
     let mean_eig = if finite.is_empty() { f64::NAN } else { finite.iter().sum::<f64>() / finite.len() as f64 };
-    if step % trace_every == 0 || step == steps {
+    if step.is_multiple_of(trace_every) || step == steps {
         let designs = runner.designs(z)?;
         restarts.trace.push(TracePoint {
             step,
@@ -786,7 +787,7 @@ fn search(
         let best = scored.iter().copied().max_by(|x, y| x.1.total_cmp(&y.1));
         let batch_mean =
             if finite.is_empty() { f64::NAN } else { finite.iter().map(|p| p.1).sum::<f64>() / finite.len() as f64 };
-        if (b + 1) % config.trace_every == 0 || b + 1 == batches {
+        if (b + 1).is_multiple_of(config.trace_every) || b + 1 == batches {
             let designs = match best {
                 Some((r, _)) => {
                     runner.designs(candidates.select(Axis(0), &[r]).view())?.outer_iter().map(|r| r.to_vec()).collect()
