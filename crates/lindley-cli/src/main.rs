@@ -43,8 +43,9 @@ enum Command {
     #[command(subcommand)]
     Bench(commands::bench::Bench),
     /// Optimise a design by multiple parallel restart gradient ascent (MPR-GA) on a learned EIG
-    /// bound (infonce), or pick the best of many candidates with amortised flows (ba, nle, upper),
-    /// and write the design, its EIG and the trace or the candidates' scores as JSON.
+    /// bound (infonce), pick the best of many candidates with amortised flows (ba, nle, upper), or
+    /// optimise without gradients (--optimizer spsa|design-distribution|grid|random), and write
+    /// the design, its EIG and the trace or the candidates' scores as JSON.
     Design(commands::design::DesignArgs),
     /// Score designs (CSV, one per row) by a true-likelihood EIG estimator (PCE, NMC, sNMC) or a
     /// learned one (Barber–Agakov, NLE direct, marginal upper bound).
