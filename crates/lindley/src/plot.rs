@@ -1,5 +1,8 @@
-//! Plots as SVG text, drawn with `plotters`' SVG backend (no system fonts needed: text is written
-//! as SVG `<text>` elements and rendered by the viewer).
+//! Plots as SVG or PNG, drawn with `plotters`: each plot is one drawing routine, generic over the
+//! backend, run on the SVG backend ([`Figure::svg`]) or on an RGB bitmap that is encoded as PNG
+//! ([`Figure::png`]); [`Figure::save`] picks the format from the file's extension. Text is laid
+//! out (and, in PNGs, rasterised) with a built-in subset of DejaVu Sans, so no system fonts are
+//! needed.
 //!
 //! - [`pair_plot`]: corner plot of posterior samples — 1-D histograms on the diagonal, 2-D
 //!   scatter below it — with optional reference samples in another colour and the true
@@ -12,11 +15,14 @@
 //! - [`curves_plot`]: y against x for several labelled curves with optional ± bands (e.g. EIG
 //!   curves over a 1-D design), each curve's maximum marked.
 //!
-//! Each function returns the SVG document; [`save_svg`] writes it to a file.
+//! Each function checks its input and returns a [`Figure`], drawn only when rendered.
 
+use std::io::Write as _;
 use std::path::Path;
+use std::sync::OnceLock;
 
 use ndarray::{ArrayView1, ArrayView2};
+use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use crate::diagnostics::lc2st::Lc2stResult;
@@ -42,12 +48,194 @@ fn drawing<E: std::fmt::Debug>(plot: &str) -> impl Fn(E) -> Error + '_ {
     move |error| Error::InvalidInput(format!("{plot}: drawing failed: {error:?}"))
 }
 
-/// Writes `svg` to `path`, creating missing parent folders.
-pub fn save_svg(path: &Path, svg: &str) -> Result<()> {
-    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+/// Most pixels of a PNG (its RGB buffer is 3 bytes per pixel).
+const MAX_PNG_PIXELS: u64 = 100_000_000;
+/// DejaVu Sans cut down to Latin, Greek and common mathematical symbols (Bitstream Vera licence,
+/// see `assets/DejaVuSans-LICENSE.txt`): the font of every plot, built in so that text renders
+/// the same on machines without system fonts.
+static FONT: &[u8] = include_bytes!("../assets/DejaVuSans-subset.ttf");
+
+/// Registers [`FONT`] as plotters' "sans-serif" font (once per process).
+fn register_font() -> Result<()> {
+    static REGISTERED: OnceLock<bool> = OnceLock::new();
+    let ok = *REGISTERED.get_or_init(|| plotters::style::register_font("sans-serif", FontStyle::Normal, FONT).is_ok());
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::InvalidInput("plot: the built-in font (DejaVu Sans) could not be loaded".into()))
     }
-    std::fs::write(path, svg).map_err(|e| Error::io(path, e))
+}
+
+/// File format of a plot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// SVG text (vector; text as `<text>` elements).
+    Svg,
+    /// PNG image (8-bit RGB, at the plot's size in pixels).
+    Png,
+}
+
+impl Format {
+    /// The format named by the extension of `path`: `.svg` or `.png` (any case); any other or
+    /// no extension is an error naming the path.
+    pub fn of_path(path: &Path) -> Result<Format> {
+        let extension = path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
+        match extension.as_deref() {
+            Some("svg") => Ok(Format::Svg),
+            Some("png") => Ok(Format::Png),
+            _ => Err(Error::InvalidInput(format!(
+                "plot file {}: the extension must be .svg or .png (it chooses the image format)",
+                path.display()
+            ))),
+        }
+    }
+}
+
+/// A checked plot, ready to draw at its size in pixels: rendered as an SVG document
+/// ([`Figure::svg`]) or a PNG image ([`Figure::png`]) by the same drawing routine, or written to
+/// a file in the format of its extension ([`Figure::save`]).
+#[derive(Debug)]
+pub struct Figure<'a> {
+    size: (u32, u32),
+    kind: Kind<'a>,
+}
+
+/// What a [`Figure`] draws, with the quantities computed while checking the input.
+#[derive(Debug)]
+enum Kind<'a> {
+    Pairs {
+        samples: ArrayView2<'a, f64>,
+        reference: Option<ArrayView2<'a, f64>>,
+        truth: Option<ArrayView1<'a, f64>>,
+        names: &'a [String],
+        ranges: Vec<(f64, f64)>,
+    },
+    Ranks {
+        result: &'a SbcResult,
+        names: &'a [String],
+        sizes: Vec<usize>,
+        bands: Vec<(f64, f64, f64)>,
+    },
+    Coverage {
+        curves: Vec<(String, CoverageResult)>,
+    },
+    Lc2st {
+        result: &'a Lc2stResult,
+        counts: Vec<usize>,
+        width: f64,
+        right: f64,
+    },
+    Training {
+        report: &'a TrainReport,
+        low: f64,
+        high: f64,
+    },
+}
+
+impl Figure<'_> {
+    /// Width and height in pixels (of the PNG; the SVG's viewport).
+    pub fn size(&self) -> (u32, u32) {
+        self.size
+    }
+
+    /// The plot as an SVG document.
+    pub fn svg(&self) -> Result<String> {
+        register_font()?;
+        let mut svg = String::new();
+        {
+            let root = SVGBackend::with_string(&mut svg, self.size).into_drawing_area();
+            self.draw(&root)?;
+        }
+        Ok(svg)
+    }
+
+    /// The plot as a PNG file's bytes (8-bit RGB; see [`encode_png`]).
+    pub fn png(&self) -> Result<Vec<u8>> {
+        let (width, height) = self.size;
+        let pixels = u64::from(width) * u64::from(height);
+        if pixels > MAX_PNG_PIXELS {
+            return Err(Error::InvalidInput(format!(
+                "plot of {width} × {height} pixels is too large for a PNG (at most {MAX_PNG_PIXELS} pixels); write .svg instead"
+            )));
+        }
+        register_font()?;
+        let mut rgb = vec![0u8; pixels as usize * 3];
+        {
+            let root = BitMapBackend::with_buffer(&mut rgb, self.size).into_drawing_area();
+            self.draw(&root)?;
+        }
+        encode_png(width, height, &rgb)
+    }
+
+    /// The plot's file contents in `format`.
+    pub fn render(&self, format: Format) -> Result<Vec<u8>> {
+        match format {
+            Format::Svg => self.svg().map(String::into_bytes),
+            Format::Png => self.png(),
+        }
+    }
+
+    /// Writes the plot to `path` as SVG or PNG by its extension ([`Format::of_path`]), creating
+    /// missing parent folders.
+    pub fn save(&self, path: &Path) -> Result<()> {
+        let bytes = self.render(Format::of_path(path)?)?;
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+        }
+        std::fs::write(path, bytes).map_err(|e| Error::io(path, e))
+    }
+
+    /// Draws the plot on `root`, whatever the backend.
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<()> {
+        match &self.kind {
+            Kind::Pairs { samples, reference, truth, names, ranges } => {
+                draw_pairs(root, *samples, *reference, *truth, names, ranges)
+            }
+            Kind::Ranks { result, names, sizes, bands } => draw_ranks(root, result, names, sizes, bands),
+            Kind::Coverage { curves } => draw_coverage(root, curves),
+            Kind::Lc2st { result, counts, width, right } => draw_lc2st(root, result, counts, *width, *right),
+            Kind::Training { report, low, high } => draw_training(root, report, *low, *high),
+        }
+    }
+}
+
+/// A PNG file (W3C PNG specification, 2nd ed.) of an image of `width × height` pixels given as
+/// row-major 8-bit RGB triples: the signature, then the IHDR (bit depth 8, colour type 2,
+/// no interlace), one zlib-compressed IDAT (every scanline with filter type 0) and IEND chunks,
+/// each chunk as length, type, data and the CRC-32 of type and data.
+pub fn encode_png(width: u32, height: u32, rgb: &[u8]) -> Result<Vec<u8>> {
+    let row = width as usize * 3;
+    if width == 0 || height == 0 || rgb.len() != row * height as usize {
+        return Err(Error::shape(
+            "PNG image",
+            format!("{} RGB bytes for {width} × {height} pixels (both ≥ 1)", row * height as usize),
+            format!("{} bytes", rgb.len()),
+        ));
+    }
+    let compress = || -> std::io::Result<Vec<u8>> {
+        let mut encoder = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+        for line in rgb.chunks_exact(row) {
+            encoder.write_all(&[0])?;
+            encoder.write_all(line)?;
+        }
+        encoder.finish()
+    };
+    let data = compress().map_err(|e| Error::InvalidInput(format!("PNG image: compression failed: {e}")))?;
+    let mut header = Vec::with_capacity(13);
+    header.extend_from_slice(&width.to_be_bytes());
+    header.extend_from_slice(&height.to_be_bytes());
+    header.extend_from_slice(&[8, 2, 0, 0, 0]);
+    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+    for (kind, body) in [(b"IHDR", header.as_slice()), (b"IDAT", data.as_slice()), (b"IEND", &[] as &[u8])] {
+        png.extend_from_slice(&(body.len() as u32).to_be_bytes());
+        png.extend_from_slice(kind);
+        png.extend_from_slice(body);
+        let mut crc = crc32fast::Hasher::new();
+        crc.update(kind);
+        crc.update(body);
+        png.extend_from_slice(&crc.finalize().to_be_bytes());
+    }
+    Ok(png)
 }
 
 /// Fails unless `values` has at least one row, `dim` columns and only finite entries.
@@ -80,12 +268,12 @@ fn thinned(rows: usize, limit: usize) -> impl Iterator<Item = usize> {
 /// diagonal, scatter plots below it (row i against column j < i). `reference` samples (same
 /// columns) are overlaid in orange, `truth` (D values) is marked in red. Axis ranges cover the
 /// 0.5%–99.5% quantiles of all samples and the truth.
-pub fn pair_plot(
-    samples: ArrayView2<f64>,
-    reference: Option<ArrayView2<f64>>,
-    truth: Option<ArrayView1<f64>>,
-    names: &[String],
-) -> Result<String> {
+pub fn pair_plot<'a>(
+    samples: ArrayView2<'a, f64>,
+    reference: Option<ArrayView2<'a, f64>>,
+    truth: Option<ArrayView1<'a, f64>>,
+    names: &'a [String],
+) -> Result<Figure<'a>> {
     const PLOT: &str = "pair plot";
     let dim = names.len();
     if dim == 0 {
@@ -113,9 +301,21 @@ pub fn pair_plot(
         })
         .collect();
     let side = PANEL * dim as u32;
-    let mut svg = String::new();
+    Ok(Figure { size: (side, side + 30), kind: Kind::Pairs { samples, reference, truth, names, ranges } })
+}
+
+/// Draws the pair plot of [`pair_plot`].
+fn draw_pairs<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    samples: ArrayView2<f64>,
+    reference: Option<ArrayView2<f64>>,
+    truth: Option<ArrayView1<f64>>,
+    names: &[String],
+    ranges: &[(f64, f64)],
+) -> Result<()> {
+    const PLOT: &str = "pair plot";
+    let dim = names.len();
     {
-        let root = SVGBackend::with_string(&mut svg, (side, side + 30)).into_drawing_area();
         root.fill(&WHITE).map_err(drawing(PLOT))?;
         let legend = match (reference.is_some(), truth.is_some()) {
             (true, true) => "blue: samples, orange: reference, red: true parameters",
@@ -211,7 +411,7 @@ pub fn pair_plot(
         }
         root.present().map_err(drawing(PLOT))?;
     }
-    Ok(svg)
+    Ok(())
 }
 
 /// Density-normalised histogram of `values` on `bins` equal bins of [low, high] (values outside
@@ -254,7 +454,7 @@ fn binomial_quantile(n: usize, p: f64, q: f64) -> usize {
 /// the ranks 0..=L (bins differ by at most one rank when 20 does not divide L + 1), the expected
 /// count under uniformity (black line) and its 99% band (binomial 0.5% and 99.5% quantiles per
 /// bin) in grey, and the dimension's KS p-value in the panel title.
-pub fn rank_histograms(result: &SbcResult, names: &[String]) -> Result<String> {
+pub fn rank_histograms<'a>(result: &'a SbcResult, names: &'a [String]) -> Result<Figure<'a>> {
     const PLOT: &str = "rank histogram";
     let (n, dim) = result.ranks.dim();
     if n == 0 || dim == 0 {
@@ -280,9 +480,24 @@ pub fn rank_histograms(result: &SbcResult, names: &[String]) -> Result<String> {
             (binomial_quantile(n, p, 0.005) as f64, n as f64 * p, binomial_quantile(n, p, 0.995) as f64)
         })
         .collect();
-    let mut svg = String::new();
+    Ok(Figure { size: (300 * dim as u32, 280), kind: Kind::Ranks { result, names, sizes, bands } })
+}
+
+/// Draws the rank histograms of [`rank_histograms`] (`sizes`: ranks per bin; `bands`: lower
+/// band edge, expected count and upper band edge per bin).
+fn draw_ranks<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    result: &SbcResult,
+    names: &[String],
+    sizes: &[usize],
+    bands: &[(f64, f64, f64)],
+) -> Result<()> {
+    const PLOT: &str = "rank histogram";
+    let dim = names.len();
+    let l = result.posterior_samples;
+    let bins = sizes.len();
+    let bin_of = |r: usize| r * bins / (l + 1);
     {
-        let root = SVGBackend::with_string(&mut svg, (300 * dim as u32, 280)).into_drawing_area();
         root.fill(&WHITE).map_err(drawing(PLOT))?;
         for (d, panel) in root.split_evenly((1, dim)).iter().enumerate() {
             let mut counts = vec![0usize; bins];
@@ -313,12 +528,12 @@ pub fn rank_histograms(result: &SbcResult, names: &[String]) -> Result<String> {
                 .map_err(drawing(PLOT))?;
             let mut left = 0.0;
             let mut edges = Vec::with_capacity(bins);
-            for &size in &sizes {
+            for &size in sizes {
                 edges.push((left, left + size as f64));
                 left += size as f64;
             }
             chart
-                .draw_series(edges.iter().zip(&bands).map(|(&(a, b), &(low, _, high))| {
+                .draw_series(edges.iter().zip(bands).map(|(&(a, b), &(low, _, high))| {
                     Rectangle::new([(a, low), (b, high)], RGBColor(200, 200, 200).mix(0.6).filled())
                 }))
                 .map_err(drawing(PLOT))?;
@@ -329,18 +544,18 @@ pub fn rank_histograms(result: &SbcResult, names: &[String]) -> Result<String> {
                     Rectangle::new([(a + inset, 0.0), (b - inset, c as f64)], SAMPLE_COLOUR.filled())
                 }))
                 .map_err(drawing(PLOT))?;
-            let expected = edges.iter().zip(&bands).flat_map(|(&(a, b), &(_, mean, _))| [(a, mean), (b, mean)]);
+            let expected = edges.iter().zip(bands).flat_map(|(&(a, b), &(_, mean, _))| [(a, mean), (b, mean)]);
             chart.draw_series(LineSeries::new(expected, BLACK.stroke_width(1))).map_err(drawing(PLOT))?;
         }
         root.present().map_err(drawing(PLOT))?;
     }
-    Ok(svg)
+    Ok(())
 }
 
 /// Empirical coverage curves (`(label, curve)` pairs, e.g. HPD expected coverage and TARP)
 /// against the dashed diagonal of a calibrated posterior; each legend entry shows the curve's
 /// area to curve (ATC) and KS p-value.
-pub fn coverage_plot(curves: &[(&str, &CoverageResult)]) -> Result<String> {
+pub fn coverage_plot(curves: &[(&str, &CoverageResult)]) -> Result<Figure<'static>> {
     const PLOT: &str = "coverage plot";
     if curves.is_empty() {
         return Err(Error::InvalidInput(format!("{PLOT}: no coverage curves")));
@@ -353,12 +568,17 @@ pub fn coverage_plot(curves: &[(&str, &CoverageResult)]) -> Result<String> {
             return Err(Error::InvalidInput(format!("{PLOT}: curve {label} has a NaN or infinite value")));
         }
     }
+    let curves = curves.iter().map(|(label, curve)| (label.to_string(), (*curve).clone())).collect();
+    Ok(Figure { size: (480, 440), kind: Kind::Coverage { curves } })
+}
+
+/// Draws the coverage curves of [`coverage_plot`].
+fn draw_coverage<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, curves: &[(String, CoverageResult)]) -> Result<()> {
+    const PLOT: &str = "coverage plot";
     let palette = [SAMPLE_COLOUR, REFERENCE_COLOUR, RGBColor(44, 160, 44), RGBColor(148, 103, 189)];
-    let mut svg = String::new();
     {
-        let root = SVGBackend::with_string(&mut svg, (480, 440)).into_drawing_area();
         root.fill(&WHITE).map_err(drawing(PLOT))?;
-        let mut chart = ChartBuilder::on(&root)
+        let mut chart = ChartBuilder::on(root)
             .margin(12)
             .caption("expected coverage", ("sans-serif", 16))
             .x_label_area_size(40)
@@ -396,13 +616,13 @@ pub fn coverage_plot(curves: &[(&str, &CoverageResult)]) -> Result<String> {
             .map_err(drawing(PLOT))?;
         root.present().map_err(drawing(PLOT))?;
     }
-    Ok(svg)
+    Ok(())
 }
 
 /// Histogram of the L-C2ST statistics under the null hypothesis (one per null classifier) with
 /// the observed statistic as a red vertical line and the p-value in the title (Linhart et al.
 /// 2023, fig. 2 style).
-pub fn lc2st_plot(result: &Lc2stResult) -> Result<String> {
+pub fn lc2st_plot(result: &Lc2stResult) -> Result<Figure<'_>> {
     const PLOT: &str = "L-C2ST plot";
     if result.null_statistics.is_empty() {
         return Err(Error::InvalidInput(format!("{PLOT}: no null statistics (null_trials = 0)")));
@@ -418,12 +638,23 @@ pub fn lc2st_plot(result: &Lc2stResult) -> Result<String> {
     for &t in &result.null_statistics {
         counts[((t / width) as usize).min(bins - 1)] += 1;
     }
-    let highest = *counts.iter().max().expect("bins ≥ 5") as f64;
-    let mut svg = String::new();
+    Ok(Figure { size: (520, 380), kind: Kind::Lc2st { result, counts, width, right } })
+}
+
+/// Draws the L-C2ST histogram of [`lc2st_plot`] (`counts` of null statistics in bins of `width`
+/// over [0, `right`]).
+fn draw_lc2st<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    result: &Lc2stResult,
+    counts: &[usize],
+    width: f64,
+    right: f64,
+) -> Result<()> {
+    const PLOT: &str = "L-C2ST plot";
+    let highest = counts.iter().copied().max().unwrap_or(0).max(1) as f64;
     {
-        let root = SVGBackend::with_string(&mut svg, (520, 380)).into_drawing_area();
         root.fill(&WHITE).map_err(drawing(PLOT))?;
-        let mut chart = ChartBuilder::on(&root)
+        let mut chart = ChartBuilder::on(root)
             .margin(12)
             .caption(format!("L-C2ST: T = {:.3e}, p = {:.3}", result.statistic, result.p_value), ("sans-serif", 16))
             .x_label_area_size(40)
@@ -466,12 +697,12 @@ pub fn lc2st_plot(result: &Lc2stResult) -> Result<String> {
             .map_err(drawing(PLOT))?;
         root.present().map_err(drawing(PLOT))?;
     }
-    Ok(svg)
+    Ok(())
 }
 
 /// Training and validation loss per epoch from a [`TrainReport`], with the kept (best) epoch
 /// marked by a dashed vertical line.
-pub fn training_curve(report: &TrainReport) -> Result<String> {
+pub fn training_curve(report: &TrainReport) -> Result<Figure<'_>> {
     const PLOT: &str = "training curve";
     let epochs = report.train_loss.len();
     if epochs == 0 {
@@ -490,12 +721,22 @@ pub fn training_curve(report: &TrainReport) -> Result<String> {
         return Err(Error::InvalidInput(format!("{PLOT}: {which} loss of epoch {} is not finite", epoch + 1)));
     }
     let (low, high) = losses.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| (a.min(v), b.max(v)));
+    Ok(Figure { size: (560, 400), kind: Kind::Training { report, low, high } })
+}
+
+/// Draws the training curve of [`training_curve`] (losses within [`low`, `high`]).
+fn draw_training<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    report: &TrainReport,
+    low: f64,
+    high: f64,
+) -> Result<()> {
+    const PLOT: &str = "training curve";
+    let epochs = report.train_loss.len();
     let pad = 0.05 * (high - low).max(1e-9);
-    let mut svg = String::new();
     {
-        let root = SVGBackend::with_string(&mut svg, (560, 400)).into_drawing_area();
         root.fill(&WHITE).map_err(drawing(PLOT))?;
-        let mut chart = ChartBuilder::on(&root)
+        let mut chart = ChartBuilder::on(root)
             .margin(12)
             .caption("training curve", ("sans-serif", 16))
             .x_label_area_size(40)
@@ -544,7 +785,7 @@ pub fn training_curve(report: &TrainReport) -> Result<String> {
             .map_err(drawing(PLOT))?;
         root.present().map_err(drawing(PLOT))?;
     }
-    Ok(svg)
+    Ok(())
 }
 
 #[cfg(test)]

@@ -62,14 +62,14 @@ pub fn run(args: Args) -> Result<()> {
     let loss_path = args.out_dir.join("loss.svg");
     posterior.save(&model_path)?;
     lindley::io::write_matrix(&samples_path, &task.parameter_names, samples.theta.view())?;
-    let pairs = lindley::plot::pair_plot(
+    lindley::plot::pair_plot(
         samples.theta.view(),
         Some(reference.posterior_samples.view()),
         Some(reference.true_parameters.view()),
         &task.parameter_names,
-    )?;
-    lindley::plot::save_svg(&pairs_path, &pairs)?;
-    lindley::plot::save_svg(&loss_path, &lindley::plot::training_curve(&report)?)?;
+    )?
+    .save(&pairs_path)?;
+    lindley::plot::training_curve(&report)?.save(&loss_path)?;
 
     let names = &task.parameter_names;
     let mean = samples.theta.mean_axis(Axis(0)).expect("samples");

@@ -21,15 +21,16 @@ use rand::RngCore;
 pub enum Diagnose {
     /// Simulation-based calibration: ranks of the true parameters among posterior samples for N
     /// simulations (uniform if calibrated, KS test per dimension), expected (HPD) coverage and
-    /// TARP coverage. Writes ranks.csv, sbc_ranks.svg, coverage.svg and sbc.json to --out.
+    /// TARP coverage. Writes ranks.csv, sbc_ranks.svg, coverage.svg and sbc.json to --out
+    /// (the plots as .png with --plot-format png).
     Sbc(CoverageArgs),
     /// Expected coverage of highest-posterior-density regions and TARP coverage over N
-    /// simulations (a calibrated posterior follows the diagonal). Writes coverage.svg and
-    /// coverage.json to --out.
+    /// simulations (a calibrated posterior follows the diagonal). Writes coverage.svg (or .png)
+    /// and coverage.json to --out.
     Coverage(CoverageArgs),
     /// Local classifier two-sample test (L-C2ST) at one observation: is the posterior for this
     /// x_o the true one? Trains a classifier on N calibration simulations and as many under the
-    /// null hypothesis as --null-trials. Writes lc2st.svg and lc2st.json to --out.
+    /// null hypothesis as --null-trials. Writes lc2st.svg (or .png) and lc2st.json to --out.
     Lc2st(Lc2stArgs),
     /// Posterior predictive check at one observation: simulate from posterior samples and report,
     /// per data dimension, whether the observation lies inside the central predictive interval.
@@ -52,6 +53,25 @@ pub struct CalibrationSource {
     /// Seed of the simulations, the posterior samples and the tests' own random numbers.
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Image format of the plots written to --out.
+    #[arg(long, value_enum, default_value_t = PlotFormat::Svg)]
+    plot_format: PlotFormat,
+}
+
+/// Image format of the plots a diagnostic writes.
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum PlotFormat {
+    /// SVG (vector).
+    Svg,
+    /// PNG (bitmap).
+    Png,
+}
+
+impl PlotFormat {
+    /// The plot file `stem` in `folder` with this format's extension.
+    fn path(self, folder: &Path, stem: &str) -> PathBuf {
+        folder.join(format!("{stem}.{}", if matches!(self, PlotFormat::Svg) { "svg" } else { "png" }))
+    }
 }
 
 /// Arguments of `lindley diagnose sbc` and `lindley diagnose coverage`.
@@ -242,11 +262,10 @@ fn run_sbc(args: CoverageArgs) -> Result<()> {
     let ranks_path = args.out.join("ranks.csv");
     let as_float: Array2<f64> = ranks.ranks.mapv(|r| r as f64);
     lindley::io::write_matrix(&ranks_path, names, as_float.view())?;
-    let histogram_path = args.out.join("sbc_ranks.svg");
-    lindley::plot::save_svg(&histogram_path, &lindley::plot::rank_histograms(&ranks, names)?)?;
-    let coverage_path = args.out.join("coverage.svg");
-    let coverage_svg = lindley::plot::coverage_plot(&[("HPD", &hpd), ("TARP", &tarp_result)])?;
-    lindley::plot::save_svg(&coverage_path, &coverage_svg)?;
+    let histogram_path = args.source.plot_format.path(&args.out, "sbc_ranks");
+    lindley::plot::rank_histograms(&ranks, names)?.save(&histogram_path)?;
+    let coverage_path = args.source.plot_format.path(&args.out, "coverage");
+    lindley::plot::coverage_plot(&[("HPD", &hpd), ("TARP", &tarp_result)])?.save(&coverage_path)?;
     let summary_path = args.out.join("sbc.json");
     write_json(
         &summary_path,
@@ -284,9 +303,8 @@ fn run_coverage(args: CoverageArgs) -> Result<()> {
     let (hpd, tarp_result) = coverage_curves(&posterior, &theta, &x, &samples, args.levels, args.source.seed)?;
 
     create_folder(&args.out)?;
-    let coverage_path = args.out.join("coverage.svg");
-    let coverage_svg = lindley::plot::coverage_plot(&[("HPD", &hpd), ("TARP", &tarp_result)])?;
-    lindley::plot::save_svg(&coverage_path, &coverage_svg)?;
+    let coverage_path = args.source.plot_format.path(&args.out, "coverage");
+    lindley::plot::coverage_plot(&[("HPD", &hpd), ("TARP", &tarp_result)])?.save(&coverage_path)?;
     let summary_path = args.out.join("coverage.json");
     write_json(
         &summary_path,
@@ -326,8 +344,8 @@ fn run_lc2st(args: Lc2stArgs) -> Result<()> {
     let seconds = start.elapsed().as_secs_f64();
 
     create_folder(&args.out)?;
-    let plot_path = args.out.join("lc2st.svg");
-    lindley::plot::save_svg(&plot_path, &lindley::plot::lc2st_plot(&result)?)?;
+    let plot_path = args.source.plot_format.path(&args.out, "lc2st");
+    lindley::plot::lc2st_plot(&result)?.save(&plot_path)?;
     let summary_path = args.out.join("lc2st.json");
     let mean_probability = result.probabilities.iter().sum::<f64>() / result.probabilities.len() as f64;
     write_json(

@@ -1,4 +1,4 @@
-//! `lindley plot`: draw plots of sample files as SVG.
+//! `lindley plot`: draw plots of sample files as SVG or PNG.
 
 use std::path::PathBuf;
 
@@ -24,7 +24,7 @@ pub struct PairsArgs {
     /// True parameters: CSV with a header row and one data row, or a `.npy` vector.
     #[arg(long)]
     truth: Option<PathBuf>,
-    /// Output SVG file.
+    /// Output file: .svg or .png (the extension chooses the format).
     #[arg(long)]
     out: PathBuf,
 }
@@ -48,14 +48,14 @@ pub fn run(plot: Plot) -> Result<()> {
         Some(path) => Some(super::read_observation(path, dim).context("reading the true parameters")?),
         None => None,
     };
-    let svg = lindley::plot::pair_plot(
+    lindley::plot::pair_plot(
         samples.view(),
         reference.as_ref().map(|r| r.view()),
         truth.as_ref().map(|t| t.view()),
         &names,
     )
-    .with_context(|| format!("plotting {}", args.samples.display()))?;
-    lindley::plot::save_svg(&args.out, &svg)?;
+    .with_context(|| format!("plotting {}", args.samples.display()))?
+    .save(&args.out)?;
     tracing::info!("wrote a pair plot of {} samples to {}", samples.nrows(), args.out.display());
     Ok(())
 }

@@ -46,9 +46,10 @@ pub enum Method {
     /// Sequential NLE: rounds whose parameters are MCMC draws of the current posterior at
     /// --observation; the likelihood flow is trained on all rounds. Writes an NLE model.
     Snle(SequentialMcmcArgs),
-    /// Sequential NRE (SNRE-B): rounds whose parameters are MCMC draws of the current posterior at
-    /// --observation; the classifier is trained on all rounds. Writes an NRE model.
-    Snre(SequentialMcmcArgs),
+    /// Sequential NRE: rounds whose parameters are MCMC draws of the current posterior at
+    /// --observation; the classifier is trained on all rounds with the loss of --loss (default
+    /// NRE-B, i.e. SNRE-B). Writes an NRE model.
+    Snre(SequentialNreArgs),
     /// CP-VAE ("Accelerating SBI with variational autoencoders"): encoder q(z | θ, x), conditional
     /// prior p(z | x) and decoder p(θ | x, z), Leaky-ReLU MLPs (default 3 × 128 units, latent
     /// dimension = number of parameters; batch 32, AdamW 5e-4, gradient clipping 3). The posterior
@@ -153,13 +154,26 @@ pub struct SequentialArgs {
     rounds: RoundArgs,
 }
 
-/// Arguments of `lindley train snle` and `lindley train snre`.
+/// Arguments of `lindley train snle`.
 #[derive(clap::Args)]
 pub struct SequentialMcmcArgs {
     #[command(flatten)]
     method: McmcArgs,
     #[command(flatten)]
     rounds: RoundArgs,
+}
+
+/// Arguments of `lindley train snre`.
+#[derive(clap::Args)]
+pub struct SequentialNreArgs {
+    #[command(flatten)]
+    method: McmcArgs,
+    #[command(flatten)]
+    rounds: RoundArgs,
+    /// Classification loss of every round: a, b, c (NRE-C) or bnre; overrides [loss] of
+    /// --config, with that loss's default settings (set K, γ or λ in --config instead).
+    #[arg(long)]
+    loss: Option<NreLossKind>,
 }
 
 /// The MCMC kernels selectable on the command line.
@@ -264,7 +278,7 @@ pub struct Args {
     /// Model file to write (safetensors with a JSON header).
     #[arg(long)]
     out: PathBuf,
-    /// Also draw the training and validation loss per epoch to this SVG file.
+    /// Also draw the training and validation loss per epoch to this file (.svg or .png).
     #[arg(long)]
     loss_plot: Option<PathBuf>,
 }
@@ -390,8 +404,8 @@ impl McmcArgs {
     }
 
     /// NRE settings: the settings file with the command-line overrides applied (--hidden sets
-    /// the classifier's width; the flow flags do not apply).
-    fn nre_config(&self) -> Result<NreConfig> {
+    /// the classifier's width, `loss` the loss; the flow flags do not apply).
+    fn nre_config(&self, loss: Option<NreLossKind>) -> Result<NreConfig> {
         let args = &self.common;
         if args.density.is_some() || args.transforms.is_some() {
             bail!(
@@ -399,6 +413,9 @@ impl McmcArgs {
             );
         }
         let mut config: NreConfig = super::read_config(args.config.as_ref())?;
+        if let Some(kind) = loss {
+            config.loss = kind.loss();
+        }
         let mut estimator = EstimatorConfig { hidden: config.classifier.hidden, ..Default::default() };
         args.apply(&mut estimator, &mut config.training);
         config.classifier.hidden = estimator.hidden;
@@ -517,6 +534,10 @@ pub fn run(method: Method) -> Result<()> {
         Method::Upvae(args) => ("training UP-VAE", &args.common),
     };
     let (out, loss_plot) = (common.out.clone(), common.loss_plot.clone());
+    if let Some(path) = &loss_plot {
+        // A wrong extension is refused before training, not after.
+        lindley::plot::Format::of_path(path)?;
+    }
     let amortised = |train: &AmortisedTraining| {
         let (bar, mut update) = progress::training(label);
         let result = train(&mut update);
@@ -535,10 +556,7 @@ pub fn run(method: Method) -> Result<()> {
             Ok((AnyPosterior::Mcmc(posterior), report))
         })?,
         Method::Nre(args) => amortised(&|update| {
-            let mut config = args.method.nre_config()?;
-            if let Some(kind) = args.loss {
-                config.loss = kind.loss();
-            }
+            let config = args.method.nre_config(args.loss)?;
             let nre = with_simulations!(Nre, args.method.common.simulations()?, config);
             let (posterior, report) = nre.train(update)?;
             Ok((AnyPosterior::Mcmc(posterior), report))
@@ -554,7 +572,8 @@ pub fn run(method: Method) -> Result<()> {
             (AnyPosterior::Mcmc(posterior), report)
         }
         Method::Snre(args) => {
-            let config = args.method.nre_config()?;
+            let config = args.method.nre_config(args.loss)?;
+            config.loss.validate()?;
             let (posterior, report) = args.rounds.run(&args.method.common, |r| named!(Nre, r, config), label)?;
             (AnyPosterior::Mcmc(posterior), report)
         }
@@ -568,7 +587,7 @@ pub fn run(method: Method) -> Result<()> {
     };
     posterior.save(&out)?;
     if let Some(path) = &loss_plot {
-        lindley::plot::save_svg(path, &lindley::plot::training_curve(&report)?)?;
+        lindley::plot::training_curve(&report)?.save(path)?;
         tracing::info!("wrote the training curve to {}", path.display());
     }
     let summary = &posterior.header().training;

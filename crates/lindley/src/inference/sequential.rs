@@ -15,7 +15,9 @@
 //! - SNRE (Durkan, Murray & Papamakarios 2020; sbi's `SNRE_B`): the NRE-B contrastive loss on
 //!   all data, the contrasting θ's taken from the same mini-batch, i.e. from the mixture of the
 //!   rounds' proposals p̃. Its optimum is f(θ, x) = log p̃(θ | x)/p̃(θ) + c(x) =
-//!   log p(x | θ) − log p̃(x) + c(x), so the posterior is still ∝ p(θ) exp f(θ, x_o).
+//!   log p(x | θ) − log p̃(x) + c(x), so the posterior is still ∝ p(θ) exp f(θ, x_o). The other
+//!   NRE losses (A, C, BNRE) contrast joint pairs with pairs from p̃(θ)p̃(x) in the same way, so
+//!   their optima are the same ratio (with c(x) = 0) and they serve as well.
 //!
 //! Each round after the first warm-starts from the previous round's network (as sbi does), keeping
 //! the standardisation fitted on round 1's data.

@@ -94,8 +94,9 @@ pub enum Sampler {
         step: f64,
     },
     /// The No-U-Turn sampler (Hoffman & Gelman 2014) as in Stan: multinomial trajectory
-    /// sampling, the generalised U-turn criterion, per-chain dual-averaging step sizes during
-    /// warm-up and optionally a diagonal mass matrix from pooled warm-up draws; all chains build
+    /// sampling, the generalised U-turn criterion, one dual-averaging step size for all chains
+    /// during warm-up (driven by the chains' mean acceptance statistic) and optionally a diagonal
+    /// mass matrix from pooled warm-up draws; all chains build
     /// their trees in lockstep, one batched gradient call per leapfrog step. Needs
     /// [`LogDensity::gradient`].
     Nuts {
@@ -167,7 +168,9 @@ pub struct McmcRun {
 
 impl McmcRun {
     /// Error [`Error::Sampling`] naming the parameter with the largest R̂ if it exceeds `max_rhat`
-    /// (or cannot be computed).
+    /// (or cannot be computed). When that parameter's chain means fall into two groups far apart
+    /// (see [`separated_chains`]) the message says so: the target looks multimodal and the chains
+    /// do not cross between modes, which more warm-up does not cure.
     pub fn check(&self, max_rhat: f64) -> Result<()> {
         let worst = self
             .rhat
@@ -182,12 +185,46 @@ impl McmcRun {
             Some((i, r)) if r.is_nan() => Err(Error::Sampling(format!(
                 "R̂ of parameter {i} cannot be computed (fewer than 4 kept draws per chain, or a constant parameter)"
             ))),
-            Some((i, r)) if r > max_rhat => Err(Error::Sampling(format!(
-                "chains have not converged: R̂ of parameter {i} is {r:.4} > {max_rhat}; use a longer warm-up or more samples"
-            ))),
+            Some((i, r)) if r > max_rhat => match separated_chains(&self.per_chain, i) {
+                Some((low, high)) => Err(Error::Sampling(format!(
+                    "chains have not converged: R̂ of parameter {i} is {r:.4} > {max_rhat}; its chain means form two \
+                     groups ({low} and {high} chains) more than {MODE_GAP} within-chain standard deviations apart: \
+                     the target looks multimodal and the chains do not move between its modes, so the pooled draws \
+                     weigh the modes as the chain starts did (more warm-up will not help)"
+                ))),
+                None => Err(Error::Sampling(format!(
+                    "chains have not converged: R̂ of parameter {i} is {r:.4} > {max_rhat}; use a longer warm-up or more samples"
+                ))),
+            },
             _ => Ok(()),
         }
     }
+}
+
+/// Gap between groups of chain means, in pooled within-chain standard deviations, that
+/// [`separated_chains`] reads as chains held in separate modes.
+const MODE_GAP: f64 = 4.0;
+
+/// For parameter `d` of `per_chain` `[chains, kept, dim]`: if the sorted chain means have a gap
+/// wider than [`MODE_GAP`] pooled within-chain standard deviations (root mean of the chains'
+/// variances), the numbers of chains below and above the widest gap. Chains that drift slowly
+/// through one mode spread their means without such a gap; chains stuck in separate modes
+/// leave one.
+pub fn separated_chains(per_chain: &Array3<f64>, d: usize) -> Option<(usize, usize)> {
+    let (chains, kept, dim) = per_chain.dim();
+    if chains < 2 || kept < 2 || d >= dim {
+        return None;
+    }
+    let mut means = Vec::with_capacity(chains);
+    let mut variance = 0.0;
+    for chain in per_chain.axis_iter(Axis(0)) {
+        let column = chain.column(d);
+        means.push(column.mean()?);
+        variance += column.var(1.0) / chains as f64;
+    }
+    means.sort_by(f64::total_cmp);
+    let (k, gap) = means.windows(2).map(|w| w[1] - w[0]).enumerate().max_by(|a, b| a.1.total_cmp(&b.1))?;
+    (gap.is_finite() && gap > MODE_GAP * variance.sqrt()).then_some((k + 1, chains - k - 1))
 }
 
 /// [`LogDensity`] of a target over a bounded support, seen in the unconstrained space ℝᴰ of the

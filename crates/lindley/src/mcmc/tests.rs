@@ -273,8 +273,25 @@ fn check_names_the_worst_parameter() {
         divergences: 0,
     };
     let err = run.check(1.05).unwrap_err().to_string();
-    assert!(err.contains("parameter 1") && err.contains("1.31"), "{err}");
+    assert!(err.contains("parameter 1") && err.contains("1.31") && err.contains("longer warm-up"), "{err}");
     assert!(run.check(1.5).is_ok());
+    // Chains stuck in two modes (6 near 0, 4 near 3, spread 0.1) are named as such; chains whose
+    // means drift evenly over a range as wide are not.
+    let mut rng = crate::rng::seeded(3);
+    let stuck = Array3::from_shape_fn((10, 50, 2), |(c, _, d)| {
+        let z: f64 = rng.sample(rand_distr::StandardNormal);
+        if d == 1 && c >= 6 { 3.0 + 0.1 * z } else { 0.1 * z }
+    });
+    let drifting = Array3::from_shape_fn((10, 50, 2), |(c, _, d)| {
+        let z: f64 = rng.sample(rand_distr::StandardNormal);
+        if d == 1 { c as f64 / 3.0 + 0.1 * z } else { 0.1 * z }
+    });
+    assert_eq!(separated_chains(&stuck, 1), Some((6, 4)));
+    assert_eq!(separated_chains(&stuck, 0), None);
+    assert_eq!(separated_chains(&drifting, 1), None);
+    let run = McmcRun { per_chain: stuck, rhat: vec![1.0, 1.8], ..run };
+    let err = run.check(1.1).unwrap_err().to_string();
+    assert!(err.contains("two groups (6 and 4 chains)") && err.contains("multimodal"), "{err}");
 }
 
 #[test]
@@ -306,9 +323,9 @@ fn nuts_samples_gaussians_with_adapted_steps() {
         "NUTS 2-D: acceptance {:.3}, R̂ {:?}, ESS {:?}, {} gradient rows, {:.3} s",
         out.acceptance_rate, out.rhat, out.ess, out.target_rows, out.seconds
     );
-    // Dual averaging targets 0.8 during warm-up; the averaged step size kept afterwards is a little
-    // smaller, so the acceptance statistic after warm-up lands somewhat above the target.
-    assert!(out.acceptance_rate > 0.7 && out.acceptance_rate < 0.97, "acceptance statistic {}", out.acceptance_rate);
+    // The step size adapted during warm-up holds the mean acceptance statistic after warm-up at
+    // the target 0.8 (per-chain adaptation left it near 0.92).
+    assert!((out.acceptance_rate - 0.8).abs() < 0.07, "acceptance statistic {}", out.acceptance_rate);
     assert_eq!(out.divergences, 0);
     // Trajectories are short for a Gaussian: far fewer gradient rows than a fixed 2¹⁰ leaves.
     let rows_per_transition = out.target_rows as f64 / (cfg.chains * (cfg.warmup + 300)) as f64;

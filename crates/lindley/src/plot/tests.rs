@@ -1,5 +1,5 @@
-//! The plots are valid SVG documents with their labels, are written to files, and refuse empty
-//! or non-finite input.
+//! The plots are valid SVG documents with their labels and valid PNG images with text drawn, are
+//! written to files in the format of the extension, and refuse empty or non-finite input.
 
 use ndarray::{Array1, Array2, array};
 use rand_distr::{Distribution as _, StandardNormal};
@@ -35,7 +35,8 @@ fn pair_plot_has_every_panel_label_reference_and_truth() {
     let samples = gaussian(3000, 3, 0.0, 1);
     let reference = gaussian(1000, 3, 0.3, 2);
     let truth = array![0.1, -0.2, 0.5];
-    let svg = pair_plot(samples.view(), Some(reference.view()), Some(truth.view()), &names(3)).unwrap();
+    let names3 = names(3);
+    let svg = pair_plot(samples.view(), Some(reference.view()), Some(truth.view()), &names3).unwrap().svg().unwrap();
     assert_svg(&svg, &["theta_1", "theta_2", "theta_3", "density", "orange: reference", "red: true parameters"]);
     // Reference points in orange (255,127,14) and the truth in red (214,39,40) are drawn.
     assert!(svg.contains("#FF7F0E"), "no reference colour");
@@ -44,7 +45,7 @@ fn pair_plot_has_every_panel_label_reference_and_truth() {
     // 0.5%–99.5% quantile ranges.
     let circles = svg.matches("<circle").count();
     assert!(circles > 3 * 2800 && circles <= 3 * 3000, "{circles} circles");
-    let plain = pair_plot(samples.view(), None, None, &names(3)).unwrap();
+    let plain = pair_plot(samples.view(), None, None, &names3).unwrap().svg().unwrap();
     assert!(!plain.contains("#FF7F0E") && !plain.contains("#D62728"));
 }
 
@@ -68,7 +69,8 @@ fn rank_histograms_show_band_and_pvalues() {
     let theta = gaussian(200, 2, 0.0, 3);
     let samples: Vec<Array2<f64>> = (0..200).map(|i| gaussian(50, 2, 0.0, 100 + i)).collect();
     let result = sbc_ranks(theta.view(), &samples).unwrap();
-    let svg = rank_histograms(&result, &names(2)).unwrap();
+    let names2 = names(2);
+    let svg = rank_histograms(&result, &names2).unwrap().svg().unwrap();
     assert_svg(&svg, &["rank", "count", "theta_1", "theta_2", "KS p ="]);
     assert!(svg.matches("<rect").count() >= 2 * 2 * 20, "bars and band rectangles");
     assert!(rank_histograms(&result, &names(1)).is_err());
@@ -90,7 +92,7 @@ fn coverage_and_training_plots_are_written_as_svg_files() {
     let theta = gaussian(100, 2, 0.0, 4);
     let samples: Vec<Array2<f64>> = (0..100).map(|i| gaussian(40, 2, 0.0, 200 + i)).collect();
     let curve = crate::diagnostics::sbc::tarp(theta.view(), &samples, 21, 0).unwrap();
-    let svg = coverage_plot(&[("TARP", &curve)]).unwrap();
+    let svg = coverage_plot(&[("TARP", &curve)]).unwrap().svg().unwrap();
     assert_svg(&svg, &["credibility level", "empirical coverage", "calibrated", "TARP (ATC"]);
     let report = TrainReport {
         epochs: 3,
@@ -100,12 +102,15 @@ fn coverage_and_training_plots_are_written_as_svg_files() {
         epoch_seconds: vec![0.1; 3],
         seconds: 0.3,
     };
-    let loss = training_curve(&report).unwrap();
+    let loss = training_curve(&report).unwrap().svg().unwrap();
     assert_svg(&loss, &["epoch", "loss", "training loss", "validation loss", "kept epoch 2"]);
     let folder = std::env::temp_dir().join(format!("lindley-plot-test-{}", std::process::id()));
     let path = folder.join("nested").join("coverage.svg");
-    save_svg(&path, &svg).unwrap();
+    coverage_plot(&[("TARP", &curve)]).unwrap().save(&path).unwrap();
     assert_eq!(std::fs::read_to_string(&path).unwrap(), svg);
+    let error = training_curve(&report).unwrap().save(&folder.join("loss.jpg")).unwrap_err();
+    assert!(error.to_string().contains("must be .svg or .png"), "{error}");
+    assert!(!folder.join("loss.jpg").exists());
     std::fs::remove_dir_all(&folder).unwrap();
     let mut nan = report.clone();
     nan.validation_loss[1] = f64::NAN;
@@ -119,7 +124,78 @@ fn coverage_and_training_plots_are_written_as_svg_files() {
         p_value: 1.0 / 6.0,
         probabilities: vec![0.5; 4],
     };
-    assert_svg(&lc2st_plot(&lc2st).unwrap(), &["L-C2ST: T = 2.000e-2, p = 0.167", "observed", "null hypothesis"]);
+    assert_svg(
+        &lc2st_plot(&lc2st).unwrap().svg().unwrap(),
+        &["L-C2ST: T = 2.000e-2, p = 0.167", "observed", "null hypothesis"],
+    );
     lc2st.null_statistics.clear();
     assert!(lc2st_plot(&lc2st).is_err());
+}
+
+/// The chunks of a PNG file (type, data), each CRC checked; panics on a malformed file.
+fn png_chunks(png: &[u8]) -> Vec<([u8; 4], Vec<u8>)> {
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n", "PNG signature");
+    let mut chunks = Vec::new();
+    let mut at = 8;
+    while at < png.len() {
+        let length = u32::from_be_bytes(png[at..at + 4].try_into().unwrap()) as usize;
+        let kind: [u8; 4] = png[at + 4..at + 8].try_into().unwrap();
+        let data = png[at + 8..at + 8 + length].to_vec();
+        let crc = u32::from_be_bytes(png[at + 8 + length..at + 12 + length].try_into().unwrap());
+        let mut hasher = crc32fast::Hasher::new();
+        hasher.update(&kind);
+        hasher.update(&data);
+        assert_eq!(hasher.finalize(), crc, "CRC of chunk {}", String::from_utf8_lossy(&kind));
+        chunks.push((kind, data));
+        at += 12 + length;
+    }
+    chunks
+}
+
+/// Decodes a PNG written by [`encode_png`] (8-bit RGB, filter 0): width, height and RGB bytes.
+fn decode_png(png: &[u8]) -> (u32, u32, Vec<u8>) {
+    use std::io::Read as _;
+    let chunks = png_chunks(png);
+    let kinds: Vec<&[u8]> = chunks.iter().map(|(k, _)| k.as_slice()).collect();
+    assert_eq!(kinds, [b"IHDR".as_slice(), b"IDAT", b"IEND"]);
+    let header = &chunks[0].1;
+    let width = u32::from_be_bytes(header[0..4].try_into().unwrap());
+    let height = u32::from_be_bytes(header[4..8].try_into().unwrap());
+    assert_eq!(&header[8..], &[8, 2, 0, 0, 0], "bit depth 8, RGB, no interlace");
+    let mut raw = Vec::new();
+    flate2::read::ZlibDecoder::new(chunks[1].1.as_slice()).read_to_end(&mut raw).unwrap();
+    let row = 1 + 3 * width as usize;
+    assert_eq!(raw.len(), row * height as usize);
+    let rgb = raw.chunks_exact(row).flat_map(|line| {
+        assert_eq!(line[0], 0, "filter type 0");
+        line[1..].to_vec()
+    });
+    (width, height, rgb.collect())
+}
+
+#[test]
+fn pair_plot_png_decodes_at_its_size_with_text_and_colours() {
+    let samples = gaussian(2000, 2, 0.0, 5);
+    let truth = array![0.2, -0.1];
+    let labelled = ["theta_1".to_string(), "theta_2".to_string()];
+    let figure = pair_plot(samples.view(), None, Some(truth.view()), &labelled).unwrap();
+    let path = std::env::temp_dir().join(format!("lindley-plot-png-{}", std::process::id())).join("pairs.PNG");
+    figure.save(&path).unwrap();
+    let (width, height, rgb) = decode_png(&std::fs::read(&path).unwrap());
+    std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
+    assert_eq!((width, height), (2 * PANEL, 2 * PANEL + 30));
+    assert_eq!(figure.size(), (width, height));
+    let pixels: Vec<&[u8]> = rgb.chunks_exact(3).collect();
+    let count = |colour: [u8; 3]| pixels.iter().filter(|p| **p == colour).count();
+    // Mostly white background, the truth in its exact red (opaque 3-pixel strokes), black axes and text.
+    assert!(count([255, 255, 255]) > pixels.len() / 2);
+    assert!(count([214, 39, 40]) > 50, "{} truth-coloured pixels", count([214, 39, 40]));
+    assert!(count([0, 0, 0]) > 500, "{} black pixels", count([0, 0, 0]));
+    // Text is rasterised: other axis labels change the image, and only in the label areas.
+    let renamed = ["a".to_string(), "b".to_string()];
+    let other = pair_plot(samples.view(), None, Some(truth.view()), &renamed).unwrap().png().unwrap();
+    let (_, _, other_rgb) = decode_png(&other);
+    let changed = rgb.chunks_exact(3).zip(other_rgb.chunks_exact(3)).filter(|(a, b)| a != b).count();
+    assert!(changed > 30 && changed < pixels.len() / 20, "{changed} pixels differ between axis labels");
+    assert!(encode_png(2, 2, &[0; 11]).is_err());
 }
