@@ -130,6 +130,12 @@ enum Kind<'a> {
         low: f64,
         high: f64,
     },
+    Curves {
+        labels: [&'a str; 3],
+        curves: &'a [Curve],
+        x_range: (f64, f64),
+        y_range: (f64, f64),
+    },
 }
 
 impl Figure<'_> {
@@ -195,6 +201,7 @@ impl Figure<'_> {
             Kind::Coverage { curves } => draw_coverage(root, curves),
             Kind::Lc2st { result, counts, width, right } => draw_lc2st(root, result, counts, *width, *right),
             Kind::Training { report, low, high } => draw_training(root, report, *low, *high),
+            Kind::Curves { labels, curves, x_range, y_range } => draw_curves(root, *labels, curves, *x_range, *y_range),
         }
     }
 }
@@ -805,10 +812,17 @@ pub struct Curve {
     pub band: Option<Vec<f64>>,
 }
 
+impl Curve {
+    /// The band's half-width at point `i` (0 without a band).
+    fn half_width(&self, i: usize) -> f64 {
+        self.band.as_ref().map_or(0.0, |b| b[i].abs())
+    }
+}
+
 /// Line plot of several [`Curve`]s on shared axes (x and y labelled `x_desc`, `y_desc`), each with
 /// its optional shaded band and its maximum marked by a dot. Curves need at least two points,
 /// matching lengths and finite values.
-pub fn curves_plot(title: &str, x_desc: &str, y_desc: &str, curves: &[Curve]) -> Result<String> {
+pub fn curves_plot<'a>(title: &'a str, x_desc: &'a str, y_desc: &'a str, curves: &'a [Curve]) -> Result<Figure<'a>> {
     const PLOT: &str = "curves plot";
     if curves.is_empty() {
         return Err(Error::InvalidInput(format!("{PLOT}: no curves")));
@@ -825,69 +839,85 @@ pub fn curves_plot(title: &str, x_desc: &str, y_desc: &str, curves: &[Curve]) ->
             return Err(Error::InvalidInput(format!("{PLOT}: curve '{}' has a NaN or infinite value", c.label)));
         }
     }
-    let half = |c: &Curve, i: usize| c.band.as_ref().map_or(0.0, |b| b[i].abs());
     let (mut x_low, mut x_high, mut y_low, mut y_high) =
         (f64::INFINITY, f64::NEG_INFINITY, f64::INFINITY, f64::NEG_INFINITY);
     for c in curves {
         for i in 0..c.x.len() {
             x_low = x_low.min(c.x[i]);
             x_high = x_high.max(c.x[i]);
-            y_low = y_low.min(c.y[i] - half(c, i));
-            y_high = y_high.max(c.y[i] + half(c, i));
+            y_low = y_low.min(c.y[i] - c.half_width(i));
+            y_high = y_high.max(c.y[i] + c.half_width(i));
         }
     }
     let pad = 0.05 * (y_high - y_low).max(1e-9);
     let x_high = if x_high > x_low { x_high } else { x_low + 1.0 };
+    Ok(Figure {
+        size: (600, 420),
+        kind: Kind::Curves {
+            labels: [title, x_desc, y_desc],
+            curves,
+            x_range: (x_low, x_high),
+            y_range: (y_low - pad, y_high + pad),
+        },
+    })
+}
+
+/// Draws the curves of [`curves_plot`] (`labels`: title, x and y descriptions) on the given axes.
+fn draw_curves<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    [title, x_desc, y_desc]: [&str; 3],
+    curves: &[Curve],
+    x_range: (f64, f64),
+    y_range: (f64, f64),
+) -> Result<()> {
+    const PLOT: &str = "curves plot";
     let palette = [SAMPLE_COLOUR, REFERENCE_COLOUR, RGBColor(44, 160, 44), RGBColor(148, 103, 189)];
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, (600, 420)).into_drawing_area();
-        root.fill(&WHITE).map_err(drawing(PLOT))?;
-        let mut chart = ChartBuilder::on(&root)
-            .margin(12)
-            .caption(title, ("sans-serif", 16))
-            .x_label_area_size(40)
-            .y_label_area_size(55)
-            .build_cartesian_2d(x_low..x_high, (y_low - pad)..(y_high + pad))
-            .map_err(drawing(PLOT))?;
-        chart
-            .configure_mesh()
-            .x_desc(x_desc)
-            .y_desc(y_desc)
-            .label_style(("sans-serif", 11))
-            .draw()
-            .map_err(drawing(PLOT))?;
-        for (index, c) in curves.iter().enumerate() {
-            let colour = palette[index % palette.len()];
-            if c.band.is_some() {
-                let upper = (0..c.x.len()).map(|i| (c.x[i], c.y[i] + half(c, i)));
-                let lower = (0..c.x.len()).rev().map(|i| (c.x[i], c.y[i] - half(c, i)));
-                chart
-                    .draw_series(std::iter::once(Polygon::new(
-                        upper.chain(lower).collect::<Vec<_>>(),
-                        colour.mix(0.2).filled(),
-                    )))
-                    .map_err(drawing(PLOT))?;
-            }
+    root.fill(&WHITE).map_err(drawing(PLOT))?;
+    let mut chart = ChartBuilder::on(root)
+        .margin(12)
+        .caption(title, ("sans-serif", 16))
+        .x_label_area_size(40)
+        .y_label_area_size(55)
+        .build_cartesian_2d(x_range.0..x_range.1, y_range.0..y_range.1)
+        .map_err(drawing(PLOT))?;
+    chart
+        .configure_mesh()
+        .x_desc(x_desc)
+        .y_desc(y_desc)
+        .label_style(("sans-serif", 11))
+        .draw()
+        .map_err(drawing(PLOT))?;
+    for (index, c) in curves.iter().enumerate() {
+        let colour = palette[index % palette.len()];
+        if c.band.is_some() {
+            let upper = (0..c.x.len()).map(|i| (c.x[i], c.y[i] + c.half_width(i)));
+            let lower = (0..c.x.len()).rev().map(|i| (c.x[i], c.y[i] - c.half_width(i)));
             chart
-                .draw_series(LineSeries::new(c.x.iter().copied().zip(c.y.iter().copied()), colour.stroke_width(2)))
-                .map_err(drawing(PLOT))?
-                .label(c.label.as_str())
-                .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], colour.stroke_width(2)));
-            let best = (0..c.y.len()).max_by(|&a, &b| c.y[a].total_cmp(&c.y[b])).expect("at least 2 points");
+                .draw_series(std::iter::once(Polygon::new(
+                    upper.chain(lower).collect::<Vec<_>>(),
+                    colour.mix(0.2).filled(),
+                )))
+                .map_err(drawing(PLOT))?;
+        }
+        chart
+            .draw_series(LineSeries::new(c.x.iter().copied().zip(c.y.iter().copied()), colour.stroke_width(2)))
+            .map_err(drawing(PLOT))?
+            .label(c.label.as_str())
+            .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], colour.stroke_width(2)));
+        if let Some(best) = (0..c.y.len()).max_by(|&a, &b| c.y[a].total_cmp(&c.y[b])) {
             chart
                 .draw_series(std::iter::once(Circle::new((c.x[best], c.y[best]), 5, colour.filled())))
                 .map_err(drawing(PLOT))?;
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::LowerRight)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK.mix(0.3))
-            .label_font(("sans-serif", 11))
-            .draw()
-            .map_err(drawing(PLOT))?;
-        root.present().map_err(drawing(PLOT))?;
     }
-    Ok(svg)
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::LowerRight)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK.mix(0.3))
+        .label_font(("sans-serif", 11))
+        .draw()
+        .map_err(drawing(PLOT))?;
+    root.present().map_err(drawing(PLOT))?;
+    Ok(())
 }

@@ -17,7 +17,7 @@ use lindley::boed::eig::{
     ContrastiveEig, ContrastiveKind, EigEstimate, EigEstimator, FlowEig, FlowEigConfig, FlowEigKind,
 };
 use lindley::boed::problems::problem;
-use lindley::plot::{Curve, curves_plot, save_svg};
+use lindley::plot::{Curve, curves_plot};
 use ndarray::Array2;
 use serde_json::json;
 
@@ -140,9 +140,9 @@ pub fn run(args: Args) -> Result<()> {
         curve(format!("NMC (L = {})", args.nmc_inner), &nmc),
         curve(format!("Barber–Agakov ({:?} posterior)", config.estimator.kind), &ba),
     ];
-    let svg = curves_plot(&format!("EIG over the design of {}", args.problem), "design ξ", "EIG (nats)", &curves)?;
+    let title = format!("EIG over the design of {}", args.problem);
     let svg_path = args.out.join("eig-curve.svg");
-    save_svg(&svg_path, &svg)?;
+    curves_plot(&title, "design ξ", "EIG (nats)", &curves)?.save(&svg_path)?;
     let row = |e: &EigEstimate| json!({ "eig": e.eig, "stderr": e.stderr });
     let document = json!({
         "problem": args.problem,
