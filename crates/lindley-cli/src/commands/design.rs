@@ -140,6 +140,18 @@ impl Target {
         Ok(Target::Implicit(simulator(name)?))
     }
 
+    /// An error, before any training, when the learned estimator `kind` needs a likelihood that
+    /// this problem does not have.
+    fn check_kind(&self, kind: FlowEigKind, name: &str) -> Result<()> {
+        if kind == FlowEigKind::MarginalUpper && self.explicit().is_none() {
+            bail!(
+                "the marginal upper bound (upper) needs the likelihood, which the simulator-only '{name}' does \
+                 not have; use ba or nle"
+            );
+        }
+        Ok(())
+    }
+
     fn simulator(&self) -> &dyn DesignSimulator {
         match self {
             Target::Explicit(p) => p.as_ref(),
@@ -288,6 +300,7 @@ fn chosen_pce(target: &dyn DesignProblem, chosen: ArrayView2<f64>, args: &Design
 /// once, score every candidate design (a grid, given or uniform draws) with them, keep the argmax.
 fn run_design_learned(args: DesignArgs, kind: FlowEigKind) -> Result<()> {
     let problem = Target::new(&args.problem, args.theta_samples.as_ref())?;
+    problem.check_kind(kind, &args.problem)?;
     let target = problem.simulator();
     let config: FlowEigConfig = super::read_config(args.config.as_ref())?;
     let candidates = match (&args.prior_samples, args.grid_points) {
@@ -465,6 +478,7 @@ pub fn run_eig(args: EigArgs) -> Result<()> {
         None if online_estimator(&args.estimator).is_some() => Ok(online_eig(&args, designs.view())?),
         None => {
             let learned: FlowEigKind = args.estimator.parse()?;
+            problem.check_kind(learned, &args.problem)?;
             let mut config: FlowEigConfig = super::read_config(args.config.as_ref())?;
             config.outer = args.outer;
             if let Some(simulations) = args.simulations {

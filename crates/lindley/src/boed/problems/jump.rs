@@ -405,6 +405,12 @@ mod tests {
         let err = simulator("aphid-9").err().unwrap().to_string();
         assert!(err.contains("aphid-1") && err.contains("sir-2") && err.contains("linear-gaussian-p2"), "{err}");
         assert!(Aphid::new(0).is_err());
+        // Grid candidates: exchangeable observation times keep one order only.
+        let bounds = aphid.design_box();
+        let grid = bounds.grid(3, aphid.exchangeable_design(), 100).unwrap();
+        assert_eq!(grid, array![[0.0, 0.0], [0.0, 25.0], [0.0, 50.0], [25.0, 25.0], [25.0, 50.0], [50.0, 50.0]]);
+        assert_eq!(bounds.grid(3, false, 100).unwrap().nrows(), 9);
+        assert!(bounds.grid(0, true, 100).is_err() && bounds.grid(11, true, 100).is_err());
         // Rates outside the prior's support fail the row instead of the batch.
         let y = aphid.simulate(array![[-0.1, 0.0001]].view(), array![[1.0, 2.0]].view(), &mut seeded(0)).unwrap();
         assert!(y.iter().all(|v| v.is_nan()));
