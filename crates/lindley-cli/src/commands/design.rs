@@ -6,10 +6,13 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use lindley::boed::eig::{
-    ContrastiveEig, ContrastiveKind, CriticObjective, EigEstimator, FlowEig, FlowEigConfig, FlowEigKind,
+    ContrastiveEig, ContrastiveKind, CriticObjective, EigEstimate, EigEstimator, FlowEig, FlowEigConfig, FlowEigKind,
 };
 use lindley::boed::optimize::{MprgaConfig, MprgaEstimator, learned_eig, mprga};
-use lindley::boed::problems::{DesignProblem, DifferentiableProblem, ParticlePrior, differentiable_problem, problem};
+use lindley::boed::problems::{
+    DesignProblem, DesignSimulator, DifferentiableProblem, IMPLICIT_PROBLEM_NAMES, ParticlePrior,
+    differentiable_problem, problem, simulator,
+};
 use lindley::io::{read_matrix, write_matrix};
 use ndarray::{Array2, ArrayView2, Axis};
 use rand::Rng;
@@ -21,7 +24,8 @@ use crate::progress;
 #[derive(clap::Args, Debug)]
 pub struct DesignArgs {
     /// Design problem (infonce, nre, npe-nre, nle-pce and ince need a differentiable one:
-    /// linear-gaussian-p2/p10, source-finding-2d/3d/5d; ba, nle and upper take any problem).
+    /// linear-gaussian-p2/p10, source-finding-2d/3d/5d; ba and nle take any problem, the
+    /// simulator-only aphid-1…4, sir and sir-2 included; upper any problem with a likelihood).
     #[arg(long)]
     pub problem: String,
     /// EIG estimator optimised. infonce (or nre): MPR-GA (gradient ascent through the simulator)
@@ -43,6 +47,13 @@ pub struct DesignArgs {
     /// Number of parallel restarts M (MPR-GA), or of candidate designs (nle, upper).
     #[arg(long)]
     pub restarts: Option<usize>,
+    /// Grid points per design coordinate. With --optimizer grid: the gradient-free grid search
+    /// (default 21, Dξ ≤ 2). Otherwise, with a learned-density estimator (ba, nle, upper): the
+    /// candidates are a regular grid over the design box (only non-decreasing coordinates where
+    /// the design is a set of observation times), scored by flows amortised over the box and
+    /// trained once; replaces --restarts/--prior-samples candidates and MPR-GA.
+    #[arg(long)]
+    pub grid_points: Option<usize>,
     /// Number of optimisation steps.
     #[arg(long)]
     pub steps: Option<usize>,
@@ -84,9 +95,6 @@ pub struct DesignArgs {
     /// (`[optimizer]`: fields of `GradientFreeConfig`; `[flows]`: of `FlowEigConfig`).
     #[arg(long, default_value = "mprga")]
     pub optimizer: String,
-    /// Grid points per design coordinate of --optimizer grid (default 21).
-    #[arg(long)]
-    pub grid_points: Option<usize>,
     /// Output JSON file.
     #[arg(long)]
     pub out: PathBuf,
@@ -118,6 +126,71 @@ pub(crate) fn any_target(name: &str, theta_samples: Option<&PathBuf>) -> Result<
     })
 }
 
+/// A problem given by its simulator, with its likelihood where it has one.
+pub(crate) enum Target {
+    /// A problem with an explicit likelihood.
+    Explicit(Box<dyn DesignProblem>),
+    /// A simulator-only problem.
+    Implicit(Box<dyn DesignSimulator>),
+}
+
+impl Target {
+    /// The problem `name` (any design problem, simulator-only ones included), with its prior
+    /// replaced by `theta_samples` if given (problems with a likelihood only).
+    pub(crate) fn new(name: &str, theta_samples: Option<&PathBuf>) -> Result<Self> {
+        if !IMPLICIT_PROBLEM_NAMES.contains(&name) {
+            return Ok(Target::Explicit(any_target(name, theta_samples)?));
+        }
+        if theta_samples.is_some() {
+            bail!(
+                "--theta-samples is available for problems with a likelihood only, not for the simulator-only '{name}'"
+            );
+        }
+        Ok(Target::Implicit(simulator(name)?))
+    }
+
+    /// An error, before any training, when the learned estimator `kind` needs a likelihood that
+    /// this problem does not have.
+    pub(crate) fn check_kind(&self, kind: FlowEigKind, name: &str) -> Result<()> {
+        if kind == FlowEigKind::MarginalUpper && self.explicit().is_none() {
+            bail!(
+                "the marginal upper bound (upper) needs the likelihood, which the simulator-only '{name}' does \
+                 not have; use ba or nle"
+            );
+        }
+        Ok(())
+    }
+
+    /// The problem's simulator.
+    pub(crate) fn simulator(&self) -> &dyn DesignSimulator {
+        match self {
+            Target::Explicit(p) => p.as_ref(),
+            Target::Implicit(s) => s.as_ref(),
+        }
+    }
+
+    /// The problem with its likelihood, if it has one.
+    pub(crate) fn explicit(&self) -> Option<&dyn DesignProblem> {
+        match self {
+            Target::Explicit(p) => Some(p.as_ref()),
+            Target::Implicit(_) => None,
+        }
+    }
+
+    /// Scores of `designs` by a trained learned-density estimator.
+    pub(crate) fn score(
+        &self,
+        estimator: &FlowEig,
+        designs: ArrayView2<f64>,
+        seed: u64,
+    ) -> lindley::Result<Vec<EigEstimate>> {
+        match self {
+            Target::Explicit(p) => estimator.estimate(p.as_ref(), designs, seed),
+            Target::Implicit(s) => estimator.estimate_simulator(s.as_ref(), designs, seed),
+        }
+    }
+}
+
 /// The MPR-GA bound and, where the estimator fixes it, the critic's training objective, of an
 /// online-trained estimator name (`None` for the others).
 fn online_estimator(name: &str) -> Option<(MprgaEstimator, Option<CriticObjective>)> {
@@ -137,6 +210,12 @@ pub fn run_design(args: DesignArgs) -> Result<()> {
     }
     if args.estimator == "ba" && args.theta_samples.is_some() {
         bail!("--theta-samples has no density, which the Barber-Agakov bound (ba) needs; use another estimator");
+    }
+    if args.grid_points.is_some() {
+        let Ok(kind) = args.estimator.parse::<FlowEigKind>() else {
+            bail!("--grid-points needs a learned-density estimator (ba, nle, upper), not '{}'", args.estimator);
+        };
+        return run_design_learned(args, kind);
     }
     let (estimator, objective) = match online_estimator(&args.estimator) {
         Some(found) => found,
@@ -241,17 +320,21 @@ pub(crate) fn chosen_pce(
 }
 
 /// `lindley design` with a learned-density estimator: train flows amortised over the design box
-/// once, score every candidate design with them, keep the argmax.
+/// once, score every candidate design (a grid, given or uniform draws) with them, keep the argmax.
 fn run_design_learned(args: DesignArgs, kind: FlowEigKind) -> Result<()> {
-    let target = any_target(&args.problem, args.theta_samples.as_ref())?;
+    let problem = Target::new(&args.problem, args.theta_samples.as_ref())?;
+    problem.check_kind(kind, &args.problem)?;
+    let target = problem.simulator();
     let config: FlowEigConfig = super::read_config(args.config.as_ref())?;
-    let candidates = match &args.prior_samples {
-        Some(path) => {
+    let candidates = match (&args.prior_samples, args.grid_points) {
+        (Some(_), Some(_)) => bail!("give either --grid-points or --prior-samples candidates, not both"),
+        (None, Some(points)) => target.design_box().grid(points, target.exchangeable_design(), 1_000_000)?,
+        (Some(path), None) => {
             let designs =
                 read_matrix(path).with_context(|| format!("cannot read candidate designs {}", path.display()))?.1;
             target.design_box().project(designs.view())?
         }
-        None => {
+        (None, None) => {
             let bounds = target.design_box();
             let mut rng = lindley::rng::substream(args.seed, 100);
             Array2::from_shape_fn((args.restarts.unwrap_or(256), bounds.dim()), |(_, j)| {
@@ -269,16 +352,21 @@ fn run_design_learned(args: DesignArgs, kind: FlowEigKind) -> Result<()> {
         config.simulations,
         args.problem
     );
-    let estimator = FlowEig::train(target.as_ref(), &[kind], &config, None, args.seed)?;
-    let scores = estimator.estimate(target.as_ref(), candidates.view(), args.seed.wrapping_add(1))?;
+    let estimator = FlowEig::train(target, &[kind], &config, None, args.seed)?;
+    let start = std::time::Instant::now();
+    let scores = problem.score(&estimator, candidates.view(), args.seed.wrapping_add(1))?;
+    let score_seconds = start.elapsed().as_secs_f64();
     let (best, score) =
         scores.iter().enumerate().max_by(|a, b| a.1.eig.total_cmp(&b.1.eig)).expect("at least one candidate");
     let chosen = candidates.select(Axis(0), &[best]);
-    let pce = chosen_pce(target.as_ref(), chosen.view(), &args)?;
-    let analytic = target.analytic_eig(chosen.row(0));
+    let (pce, analytic) = match problem.explicit() {
+        Some(explicit) => (chosen_pce(explicit, chosen.view(), &args)?, explicit.analytic_eig(chosen.row(0))),
+        None => (serde_json::Value::Null, None),
+    };
     let document = json!({
         "problem": args.problem,
         "estimator": args.estimator,
+        "grid_points": args.grid_points,
         "restarts": candidates.nrows(),
         "seed": args.seed,
         "design": chosen.row(0).to_vec(),
@@ -290,13 +378,14 @@ fn run_design_learned(args: DesignArgs, kind: FlowEigKind) -> Result<()> {
         "restart_designs": candidates.outer_iter().map(|r| r.to_vec()).collect::<Vec<_>>(),
         "restart_eig": scores.iter().map(|s| s.eig).collect::<Vec<_>>(),
         "train_seconds": estimator.train_seconds(),
+        "score_seconds": score_seconds,
         "training_simulations": estimator.training_simulations(),
         "config": config,
     });
     std::fs::write(&args.out, serde_json::to_string_pretty(&document)?)
         .with_context(|| format!("cannot write {}", args.out.display()))?;
     eprintln!(
-        "design {:?}: {} EIG {:.4} ± {:.4}{} (best of {} candidates); trained in {:.1} s → {}",
+        "design {:?}: {} EIG {:.4} ± {:.4}{} (best of {} candidates); trained in {:.1} s, scored in {:.1} s → {}",
         chosen.row(0).to_vec(),
         kind.name(),
         score.eig,
@@ -304,6 +393,7 @@ fn run_design_learned(args: DesignArgs, kind: FlowEigKind) -> Result<()> {
         analytic.map(|a| format!(", analytic {a:.4}")).unwrap_or_default(),
         candidates.nrows(),
         estimator.train_seconds(),
+        score_seconds,
         args.out.display()
     );
     Ok(())
@@ -384,7 +474,8 @@ pub fn run_eig(args: EigArgs) -> Result<()> {
             ),
         },
     };
-    let target = any_target(&args.problem, args.theta_samples.as_ref())?;
+    let problem = Target::new(&args.problem, args.theta_samples.as_ref())?;
+    let target = problem.simulator();
     let (mut names, designs) =
         read_matrix(&args.designs).with_context(|| format!("cannot read designs {}", args.designs.display()))?;
     if designs.ncols() != target.design_dim() {
@@ -398,18 +489,26 @@ pub fn run_eig(args: EigArgs) -> Result<()> {
     }
     let estimates = match kind {
         Some(kind) => {
-            ContrastiveEig::new(kind, args.outer, args.inner).estimate(target.as_ref(), designs.view(), args.seed)
+            let Some(explicit) = problem.explicit() else {
+                bail!(
+                    "'{}' needs the likelihood, which the simulator-only '{}' does not have",
+                    args.estimator,
+                    args.problem
+                );
+            };
+            ContrastiveEig::new(kind, args.outer, args.inner).estimate(explicit, designs.view(), args.seed)
         }
         None if online_estimator(&args.estimator).is_some() => Ok(online_eig(&args, designs.view())?),
         None => {
             let learned: FlowEigKind = args.estimator.parse()?;
+            problem.check_kind(learned, &args.problem)?;
             let mut config: FlowEigConfig = super::read_config(args.config.as_ref())?;
             config.outer = args.outer;
             if let Some(simulations) = args.simulations {
                 config.simulations = simulations;
             }
             let at = args.train_at_designs.then(|| designs.view());
-            let estimator = FlowEig::train(target.as_ref(), &[learned], &config, at, args.seed)
+            let estimator = FlowEig::train(target, &[learned], &config, at, args.seed)
                 .with_context(|| format!("training the '{}' flows", learned.name()))?;
             eprintln!(
                 "trained the '{}' flows on {} simulations in {:.1} s",
@@ -417,7 +516,7 @@ pub fn run_eig(args: EigArgs) -> Result<()> {
                 estimator.training_simulations(),
                 estimator.train_seconds()
             );
-            estimator.estimate(target.as_ref(), designs.view(), args.seed.wrapping_add(1))
+            problem.score(&estimator, designs.view(), args.seed.wrapping_add(1))
         }
     }
     .with_context(|| format!("scoring the designs of {}", args.designs.display()))?;

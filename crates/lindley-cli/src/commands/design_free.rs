@@ -5,11 +5,11 @@
 use anyhow::{Context, Result, bail};
 use lindley::boed::eig::{ContrastiveEig, ContrastiveKind, EigEstimator, FlowEig, FlowEigConfig, FlowEigKind};
 use lindley::boed::optimize::{GradientFreeConfig, GradientFreeMethod, estimator_objective, optimize_gradient_free};
-use ndarray::Array2;
+use ndarray::{Array2, ArrayView2};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::design::{DesignArgs, any_target, chosen_pce};
+use super::design::{DesignArgs, Target, chosen_pce};
 use crate::progress;
 
 /// The settings file of the gradient-free optimisers: `[optimizer]` and, for ba/nle/upper, `[flows]`.
@@ -25,7 +25,7 @@ pub fn run(args: DesignArgs) -> Result<()> {
     let Ok(method) = args.optimizer.parse::<GradientFreeMethod>() else {
         bail!("unknown optimiser '{}'; available: mprga, spsa, design-distribution, grid, random", args.optimizer);
     };
-    let target = any_target(&args.problem, args.theta_samples.as_ref())?;
+    let target = Target::new(&args.problem, args.theta_samples.as_ref())?;
     let settings: Settings = super::read_config(args.config.as_ref())?;
     let mut config = settings.optimizer;
     config.method = method;
@@ -43,41 +43,54 @@ pub fn run(args: DesignArgs) -> Result<()> {
     }
     let pce = ContrastiveEig::new(ContrastiveKind::Pce, args.pce_outer, args.pce_inner);
     let flows;
-    let estimator: &dyn EigEstimator = match args.estimator.as_str() {
-        "pce" => &pce,
-        other => match other.parse::<FlowEigKind>() {
-            Ok(kind) => {
-                if kind == FlowEigKind::BarberAgakov && args.theta_samples.is_some() {
-                    bail!("--theta-samples has no density, which the Barber-Agakov bound (ba) needs");
-                }
-                eprintln!(
-                    "training the '{}' flows on {} simulations over the design box of {} …",
-                    kind.name(),
-                    settings.flows.simulations,
-                    args.problem
-                );
-                flows = FlowEig::train(target.as_ref(), &[kind], &settings.flows, None, args.seed)
-                    .with_context(|| format!("training the '{}' flows", kind.name()))?;
-                &flows
+    let mut objective: Box<dyn FnMut(ArrayView2<f64>, u64) -> lindley::Result<Vec<f64>> + '_> =
+        match args.estimator.as_str() {
+            "pce" => {
+                let Some(explicit) = target.explicit() else {
+                    bail!(
+                        "PCE needs the likelihood, which the simulator-only '{}' does not have; use ba or nle",
+                        args.problem
+                    );
+                };
+                Box::new(estimator_objective(move |d, s| pce.estimate(explicit, d, s)))
             }
-            Err(_) => bail!(
-                "--optimizer {} needs --estimator pce, ba, nle or upper, not '{other}' (the online critics are \
-                 trained at the current designs by MPR-GA: use --optimizer mprga)",
-                method.name()
-            ),
-        },
-    };
-    let mut objective = estimator_objective(target.as_ref(), estimator);
+            other => match other.parse::<FlowEigKind>() {
+                Ok(kind) => {
+                    if kind == FlowEigKind::BarberAgakov && args.theta_samples.is_some() {
+                        bail!("--theta-samples has no density, which the Barber-Agakov bound (ba) needs");
+                    }
+                    target.check_kind(kind, &args.problem)?;
+                    eprintln!(
+                        "training the '{}' flows on {} simulations over the design box of {} …",
+                        kind.name(),
+                        settings.flows.simulations,
+                        args.problem
+                    );
+                    flows = FlowEig::train(target.simulator(), &[kind], &settings.flows, None, args.seed)
+                        .with_context(|| format!("training the '{}' flows", kind.name()))?;
+                    let (target, flows) = (&target, &flows);
+                    Box::new(estimator_objective(move |d, s| target.score(flows, d, s)))
+                }
+                Err(_) => bail!(
+                    "--optimizer {} needs --estimator pce, ba, nle or upper, not '{other}' (the online critics are \
+                     trained at the current designs by MPR-GA: use --optimizer mprga)",
+                    method.name()
+                ),
+            },
+        };
     let bar = progress::counter(&format!("{} {}", method.name(), args.problem), config.iterations as u64);
-    let result = optimize_gradient_free(&target.design_box(), &mut objective, &config, &mut |p| {
+    let result = optimize_gradient_free(&target.simulator().design_box(), &mut objective, &config, &mut |p| {
         bar.set_length(p.steps as u64);
         bar.set_position(p.step as u64);
         bar.set_message(format!("best EIG {:.4} · {} running", p.best_eig, p.running));
     })?;
     bar.finish_and_clear();
     let chosen = Array2::from_shape_vec((1, result.design.len()), result.design.clone())?;
-    let pce_json = chosen_pce(target.as_ref(), chosen.view(), &args)?;
-    let analytic = target.analytic_eig(chosen.row(0));
+    let pce_json = match target.explicit() {
+        Some(explicit) => chosen_pce(explicit, chosen.view(), &args)?,
+        None => serde_json::Value::Null,
+    };
+    let analytic = target.explicit().and_then(|p| p.analytic_eig(chosen.row(0)));
     let document = json!({
         "problem": args.problem,
         "estimator": args.estimator,

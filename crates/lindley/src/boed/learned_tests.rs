@@ -14,8 +14,8 @@ use super::eig::{
 };
 use super::optimize::{MprgaConfig, MprgaEstimator, mprga};
 use super::problems::{
-    DIFFERENTIABLE_PROBLEM_NAMES, DesignBox, DesignProblem, DifferentiableProblem, LinearGaussian, ParticlePrior,
-    differentiable_problem, standard_normal,
+    DIFFERENTIABLE_PROBLEM_NAMES, DesignBox, DesignProblem, DesignSimulator, DifferentiableProblem, LinearGaussian,
+    ParticlePrior, differentiable_problem, standard_normal,
 };
 use crate::Result;
 use crate::flows::{EstimatorConfig, EstimatorKind};
@@ -179,7 +179,7 @@ fn mprga_is_reproducible_from_its_seed() {
 /// Linear-Gaussian p2 whose simulations are NaN wherever ξ₀ > 0.5.
 struct NanRegion(LinearGaussian);
 
-impl DesignProblem for NanRegion {
+impl DesignSimulator for NanRegion {
     fn name(&self) -> &str {
         "nan-region"
     }
@@ -210,6 +210,9 @@ impl DesignProblem for NanRegion {
         }
         Ok(y)
     }
+}
+
+impl DesignProblem for NanRegion {
     fn log_likelihood(
         &self,
         y: ArrayView2<f64>,

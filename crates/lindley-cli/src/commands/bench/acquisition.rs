@@ -32,7 +32,7 @@ use anyhow::{Context, Result, bail};
 use lindley::boed::eig::{ContrastiveEig, ContrastiveKind, CriticObjective, EigEstimator};
 use lindley::boed::optimize::{MprgaConfig, MprgaEstimator, mprga};
 use lindley::boed::problems::{
-    DesignProblem, DifferentiableProblem, ParticlePrior, differentiable_problem, standard_normal,
+    DesignSimulator, DifferentiableProblem, ParticlePrior, differentiable_problem, standard_normal,
 };
 use lindley::rng::substream;
 use ndarray::Array2;

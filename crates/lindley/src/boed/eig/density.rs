@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 use super::contrastive::summarise;
 use super::infonce::{CriticConfig, SimulationBatch, draw_inputs, simulate_at, summarise as summarise_f32};
 use super::{DesignSimulations, EigEstimate, EigEstimator, simulate_designs};
-use crate::boed::problems::{DesignProblem, DifferentiableProblem};
+use crate::boed::problems::{DesignProblem, DesignSimulator, DifferentiableProblem};
 use crate::flows::{ConditionalDensity, ConditionalEstimator, EstimatorConfig, Standardizer};
 use crate::rng::{LindleyRng, substream};
 use crate::tensor_ops::{matrix_to_tensor, tensor_to_matrix, tensor_to_vec, vector};
@@ -260,9 +260,10 @@ impl FlowEig {
     /// at `designs` (rows cycled) or, without them, at designs uniform in the design box; the
     /// estimator computes `kinds[0]`. Failed (non-finite) simulations are left out. Everything is
     /// reproducible from `seed`: the simulations, every network's initialisation and every
-    /// training split and shuffle.
+    /// training split and shuffle. Training needs simulations only, so simulator-only problems
+    /// (no likelihood) are accepted.
     pub fn train(
-        problem: &dyn DesignProblem,
+        problem: &dyn DesignSimulator,
         kinds: &[FlowEigKind],
         config: &FlowEigConfig,
         designs: Option<ArrayView2<f64>>,
@@ -358,7 +359,7 @@ impl FlowEig {
         self.train_seconds
     }
 
-    fn check_problem(&self, problem: &dyn DesignProblem) -> Result<()> {
+    fn check_problem(&self, problem: &dyn DesignSimulator) -> Result<()> {
         let dims = (problem.parameter_dim(), problem.observation_dim(), problem.design_dim());
         if problem.name() != self.problem || dims != self.dims {
             return Err(Error::InvalidInput(format!(
@@ -371,8 +372,14 @@ impl FlowEig {
         Ok(())
     }
 
-    /// Per-sample terms of the estimator at the outer samples `sims` (all at one design).
-    fn terms(&self, problem: &dyn DesignProblem, sims: &DesignSimulations) -> Result<Vec<f64>> {
+    /// Per-sample terms of the estimator at the outer samples `sims` (all at one design); the
+    /// marginal upper bound needs `likelihood` (the same problem with its likelihood).
+    fn terms(
+        &self,
+        problem: &dyn DesignSimulator,
+        likelihood: Option<&dyn DesignProblem>,
+        sims: &DesignSimulations,
+    ) -> Result<Vec<f64>> {
         let need = |role: DensityRole| {
             self.density(role).ok_or_else(|| {
                 Error::InvalidInput(format!("the '{}' EIG estimator needs the {}", self.kind.name(), role.describe()))
@@ -389,11 +396,51 @@ impl FlowEig {
                 difference(log_likelihood, need(DensityRole::Marginal)?.log_prob(sims))
             }
             FlowEigKind::MarginalUpper => {
+                let Some(likelihood) = likelihood else {
+                    return Err(Error::InvalidInput(format!(
+                        "the marginal upper bound ('upper') needs the likelihood, which the simulator-only problem \
+                         '{}' does not have; use ba or nle",
+                        problem.name()
+                    )));
+                };
                 let marginal = need(DensityRole::Marginal)?.log_prob(sims);
-                let log_likelihood = problem.log_likelihood(sims.y.view(), sims.theta.view(), sims.design.view())?;
+                let log_likelihood = likelihood.log_likelihood(sims.y.view(), sims.theta.view(), sims.design.view())?;
                 difference(log_likelihood.to_vec(), marginal)
             }
         })
+    }
+
+    /// [`EigEstimator::estimate`] for a problem given by its simulator only: the Barber–Agakov
+    /// bound and the NLE direct estimator need no likelihood; the marginal upper bound is then an
+    /// error.
+    pub fn estimate_simulator(
+        &self,
+        problem: &dyn DesignSimulator,
+        designs: ArrayView2<f64>,
+        seed: u64,
+    ) -> Result<Vec<EigEstimate>> {
+        self.estimate_with(problem, None, designs, seed)
+    }
+
+    fn estimate_with(
+        &self,
+        problem: &dyn DesignSimulator,
+        likelihood: Option<&dyn DesignProblem>,
+        designs: ArrayView2<f64>,
+        seed: u64,
+    ) -> Result<Vec<EigEstimate>> {
+        self.check_problem(problem)?;
+        problem.design_box().check(designs)?;
+        let mut out = Vec::with_capacity(designs.nrows());
+        for (j, design) in designs.outer_iter().enumerate() {
+            let mut rng = substream(seed, OUTER_STREAM);
+            let sims = simulate_designs(problem, Some(design.insert_axis(Axis(0))), self.outer, &mut rng)?;
+            let terms = self.terms(problem, likelihood, &sims)?;
+            let context = format!("{} {} EIG at design row {j}", problem.name(), self.kind.name());
+            let summary = summarise(&terms, &context)?;
+            out.push(EigEstimate { eig: summary.mean, stderr: summary.stderr });
+        }
+        Ok(out)
     }
 }
 
@@ -403,18 +450,7 @@ impl EigEstimator for FlowEig {
     /// (common random numbers). A non-finite term (a failed simulation, θ outside the prior's
     /// support) is an error naming the design row; so is a problem other than the one trained on.
     fn estimate(&self, problem: &dyn DesignProblem, designs: ArrayView2<f64>, seed: u64) -> Result<Vec<EigEstimate>> {
-        self.check_problem(problem)?;
-        problem.design_box().check(designs)?;
-        let mut out = Vec::with_capacity(designs.nrows());
-        for (j, design) in designs.outer_iter().enumerate() {
-            let mut rng = substream(seed, OUTER_STREAM);
-            let sims = simulate_designs(problem, Some(design.insert_axis(Axis(0))), self.outer, &mut rng)?;
-            let terms = self.terms(problem, &sims)?;
-            let context = format!("{} {} EIG at design row {j}", problem.name(), self.kind.name());
-            let summary = summarise(&terms, &context)?;
-            out.push(EigEstimate { eig: summary.mean, stderr: summary.stderr });
-        }
-        Ok(out)
+        self.estimate_with(problem, Some(problem), designs, seed)
     }
 }
 

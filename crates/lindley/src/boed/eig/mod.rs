@@ -22,7 +22,7 @@ use ndarray::{Array2, ArrayView2, Axis};
 use rand::Rng;
 
 use crate::Result;
-use crate::boed::problems::DesignProblem;
+use crate::boed::problems::{DesignProblem, DesignSimulator};
 use crate::rng::LindleyRng;
 
 /// An EIG estimate at one design: the estimate (nats) and its Monte Carlo standard error
@@ -85,7 +85,7 @@ impl DesignSimulations {
 /// `rng`. Designs outside the box, or an empty design set, are an error. Failed (non-finite)
 /// simulations are kept; see [`DesignSimulations::finite`].
 pub fn simulate_designs(
-    problem: &dyn DesignProblem,
+    problem: &dyn DesignSimulator,
     designs: Option<ArrayView2<f64>>,
     n: usize,
     rng: &mut LindleyRng,

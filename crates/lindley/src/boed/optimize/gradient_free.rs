@@ -30,8 +30,8 @@ use rand::{Rng, RngCore};
 use serde::{Deserialize, Serialize};
 
 use super::mprga::{MprgaProgress, StoppedRestart, TracePoint};
-use crate::boed::eig::EigEstimator;
-use crate::boed::problems::{DesignBox, DesignProblem, standard_normal};
+use crate::boed::eig::EigEstimate;
+use crate::boed::problems::{DesignBox, standard_normal};
 use crate::rng::{LindleyRng, substream};
 use crate::{Error, Result};
 
@@ -52,21 +52,21 @@ where
     }
 }
 
-/// The objective of an [`EigEstimator`] on `problem`: its estimates at the designs. A batch whose
+/// The objective made of an EIG estimator's `estimate` function (designs, seed → one
+/// [`EigEstimate`] per design), e.g. `|d, s| pce.estimate(problem, d, s)`. A batch whose
 /// estimation fails numerically ([`Error::Sampling`], [`Error::Simulator`]: a non-finite term, a
 /// failed simulation) is scored row by row, and the rows that fail numerically become NaN, which
 /// the optimisers drop; any other error is returned.
 pub fn estimator_objective<'a>(
-    problem: &'a dyn DesignProblem,
-    estimator: &'a dyn EigEstimator,
+    estimate: impl Fn(ArrayView2<f64>, u64) -> Result<Vec<EigEstimate>> + 'a,
 ) -> impl FnMut(ArrayView2<f64>, u64) -> Result<Vec<f64>> + 'a {
     move |designs: ArrayView2<f64>, seed: u64| {
         let numerical = |e: &Error| matches!(e, Error::Sampling(_) | Error::Simulator(_));
-        match estimator.estimate(problem, designs, seed) {
+        match estimate(designs, seed) {
             Ok(estimates) => Ok(estimates.iter().map(|e| e.eig).collect()),
             Err(e) if numerical(&e) => designs
                 .outer_iter()
-                .map(|row| match estimator.estimate(problem, row.insert_axis(Axis(0)), seed) {
+                .map(|row| match estimate(row.insert_axis(Axis(0)), seed) {
                     Ok(one) => Ok(one[0].eig),
                     Err(e) if numerical(&e) => Ok(f64::NAN),
                     Err(e) => Err(e),
@@ -764,12 +764,8 @@ fn search(
 ) -> Result<(Array2<f64>, Restarts)> {
     let dim = runner.bounds.dim();
     let candidates = if config.method == GradientFreeMethod::Grid {
-        let k = config.grid_points;
-        let axis = |i: usize| i as f64 / (k - 1) as f64;
-        let total = k.pow(dim as u32);
-        Array2::from_shape_fn((total, dim), |(row, j)| {
-            axis(if j == 0 { row / k.pow((dim - 1) as u32) } else { row % k })
-        })
+        let unit = DesignBox { low: vec![0.0; dim], high: vec![1.0; dim] };
+        unit.grid(config.grid_points, false, usize::MAX)?
     } else {
         uniform_points(config.candidates, dim, &mut substream(config.seed, 0))
     };

@@ -6,8 +6,8 @@ use rand::Rng;
 use rand_distr::{Distribution, Exp1};
 
 use super::{
-    DesignBox, DesignProblem, SequentialProtocol, log_normal_cdf, map_log_likelihood, map_log_prior, map_simulation,
-    normal_log_pdf, standard_normal,
+    DesignBox, DesignProblem, DesignSimulator, SequentialProtocol, log_normal_cdf, map_log_likelihood, map_log_prior,
+    map_simulation, normal_log_pdf, standard_normal,
 };
 use crate::Result;
 use crate::rng::LindleyRng;
@@ -88,7 +88,7 @@ fn sigmoid(x: f64) -> f64 {
     }
 }
 
-impl DesignProblem for Ces {
+impl DesignSimulator for Ces {
     fn name(&self) -> &str {
         "ces"
     }
@@ -137,6 +137,12 @@ impl DesignProblem for Ces {
             y[0] = sigmoid(mean + sd * standard_normal(rng)).clamp(CENSOR_EPS, 1.0 - CENSOR_EPS);
         })
     }
+    fn protocol(&self) -> Option<SequentialProtocol> {
+        Some(SequentialProtocol { steps: 10, first_design: FIRST_DESIGN.to_vec() })
+    }
+}
+
+impl DesignProblem for Ces {
     fn log_likelihood(
         &self,
         y: ArrayView2<f64>,
@@ -147,8 +153,5 @@ impl DesignProblem for Ces {
             let (mean, sd) = Self::latent_mean_sd(t, x);
             Self::censored_log_density(y[0], mean, sd)
         })
-    }
-    fn protocol(&self) -> Option<SequentialProtocol> {
-        Some(SequentialProtocol { steps: 10, first_design: FIRST_DESIGN.to_vec() })
     }
 }

@@ -6,7 +6,7 @@ use burn::prelude::*;
 
 use super::linear_gaussian::LINEAR_GAUSSIAN_NOISE_SD;
 use super::source_finding::{BACKGROUND, NOISE_SD, SATURATION, SOURCES, STRENGTH};
-use super::{DesignProblem, LinearGaussian, SourceFinding};
+use super::{DesignProblem, DesignSimulator, LinearGaussian, SourceFinding};
 use crate::{Error, Result};
 
 /// Names accepted by [`differentiable_problem`].
@@ -22,7 +22,7 @@ pub trait DifferentiableProblem: DesignProblem {
     }
     /// y = g(θ, ξ, ε) row by row for `theta [n, P]`, `design [n, Dξ]` and standard normal
     /// `noise [n, noise_dim]`; the result is `[n, Dy]`. With the same noise, row i equals what
-    /// [`DesignProblem::simulate`] returns when its generator draws those noise values. Shapes
+    /// [`DesignSimulator::simulate`](super::DesignSimulator::simulate) returns when its generator draws those noise values. Shapes
     /// are the caller's responsibility (checked with [`check_tensor_shapes`]).
     fn simulate_tensor(&self, theta: Tensor<2>, design: Tensor<2>, noise: Tensor<2>) -> Tensor<2>;
 }

@@ -3,8 +3,8 @@
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
 
 use super::{
-    DesignBox, DesignProblem, HALF_LN_2PI, map_log_likelihood, map_log_prior, map_simulation, normal_log_pdf,
-    standard_normal,
+    DesignBox, DesignProblem, DesignSimulator, HALF_LN_2PI, map_log_likelihood, map_log_prior, map_simulation,
+    normal_log_pdf, standard_normal,
 };
 use crate::rng::LindleyRng;
 use crate::{Error, Result};
@@ -40,7 +40,7 @@ impl LinearGaussian {
     }
 }
 
-impl DesignProblem for LinearGaussian {
+impl DesignSimulator for LinearGaussian {
     fn name(&self) -> &str {
         &self.name
     }
@@ -70,6 +70,9 @@ impl DesignProblem for LinearGaussian {
             y[0] = Self::mean(t, x) + LINEAR_GAUSSIAN_NOISE_SD * standard_normal(rng);
         })
     }
+}
+
+impl DesignProblem for LinearGaussian {
     fn log_likelihood(
         &self,
         y: ArrayView2<f64>,

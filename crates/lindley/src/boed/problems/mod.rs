@@ -1,8 +1,10 @@
-//! Design problems with an explicit likelihood: prior p(θ), simulator y ~ p(y | θ, ξ) and the
-//! log-likelihood log p(y | θ, ξ), all batched over rows of `ndarray` arrays in f64.
+//! Design problems: prior p(θ) and simulator y ~ p(y | θ, ξ) ([`DesignSimulator`]) and, where it
+//! is explicit, the log-likelihood log p(y | θ, ξ) ([`DesignProblem`]), all batched over rows of
+//! `ndarray` arrays in f64. The simulator-only problems ([`Aphid`], [`Sir`]) are Markov jump
+//! processes simulated exactly by Gillespie's algorithm.
 //!
 //! Batches are row-aligned: row i of `y`, `theta` and `design` belong together. In
-//! [`DesignProblem::log_likelihood`] and [`DesignProblem::simulate`] an argument with a single row
+//! [`DesignProblem::log_likelihood`] and [`DesignSimulator::simulate`] an argument with a single row
 //! is broadcast against the others (one observation scored against many parameter rows, one design
 //! for a whole batch, ...), which is what the contrastive EIG estimators need.
 //!
@@ -11,6 +13,7 @@
 
 pub mod ces;
 pub mod differentiable;
+pub mod jump;
 pub mod linear_gaussian;
 pub mod nonlinear;
 pub mod particles;
@@ -21,6 +24,7 @@ pub use ces::Ces;
 pub use differentiable::{
     DIFFERENTIABLE_PROBLEM_NAMES, DifferentiableProblem, check_tensor_shapes, differentiable_problem,
 };
+pub use jump::{Aphid, Sir};
 pub use linear_gaussian::LinearGaussian;
 pub use nonlinear::Nonlinear1d;
 pub use particles::ParticlePrior;
@@ -32,7 +36,8 @@ use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
 use crate::rng::LindleyRng;
 use crate::{Error, Result};
 
-/// Names accepted by [`problem`], in the order they are listed in error messages.
+/// Names accepted by [`problem`] (problems with an explicit likelihood), in the order they are
+/// listed in error messages.
 pub const PROBLEM_NAMES: &[&str] = &[
     "linear-gaussian-p2",
     "linear-gaussian-p10",
@@ -44,8 +49,18 @@ pub const PROBLEM_NAMES: &[&str] = &[
     "nonlinear-1d",
 ];
 
+/// Names of the simulator-only (implicit-likelihood) problems, accepted by [`simulator`] but not
+/// by [`problem`].
+pub const IMPLICIT_PROBLEM_NAMES: &[&str] = &["aphid-1", "aphid-2", "aphid-3", "aphid-4", "sir", "sir-2"];
+
+/// Every name accepted by [`simulator`]: [`PROBLEM_NAMES`] then [`IMPLICIT_PROBLEM_NAMES`].
+pub fn simulator_names() -> Vec<&'static str> {
+    PROBLEM_NAMES.iter().chain(IMPLICIT_PROBLEM_NAMES).copied().collect()
+}
+
 /// The design problem called `name` (one of [`PROBLEM_NAMES`]); an unknown name is an
-/// [`Error::InvalidInput`] that lists the known names.
+/// [`Error::InvalidInput`] that lists the known names, and a simulator-only problem's name one
+/// that says its likelihood is not available.
 pub fn problem(name: &str) -> Result<Box<dyn DesignProblem>> {
     Ok(match name {
         "linear-gaussian-p2" => Box::new(LinearGaussian::new(2)?),
@@ -56,12 +71,33 @@ pub fn problem(name: &str) -> Result<Box<dyn DesignProblem>> {
         "pharmacokinetic" => Box::new(Pharmacokinetic),
         "ces" => Box::new(Ces),
         "nonlinear-1d" => Box::new(Nonlinear1d),
-        _ => {
+        _ if IMPLICIT_PROBLEM_NAMES.contains(&name) => {
             return Err(Error::InvalidInput(format!(
-                "unknown design problem '{name}'; known problems: {}",
+                "design problem '{name}' is simulator-only (its likelihood is not available); use a \
+                 simulation-only EIG estimator (ba, nle) or one of the problems with a likelihood: {}",
                 PROBLEM_NAMES.join(", ")
             )));
         }
+        _ => {
+            return Err(Error::InvalidInput(format!(
+                "unknown design problem '{name}'; known problems: {}",
+                simulator_names().join(", ")
+            )));
+        }
+    })
+}
+
+/// The design problem called `name` as a simulator: one of [`IMPLICIT_PROBLEM_NAMES`] or any
+/// [`problem`]. An unknown name is an [`Error::InvalidInput`] listing every known name.
+pub fn simulator(name: &str) -> Result<Box<dyn DesignSimulator>> {
+    Ok(match name {
+        "aphid-1" => Box::new(Aphid::new(1)?),
+        "aphid-2" => Box::new(Aphid::new(2)?),
+        "aphid-3" => Box::new(Aphid::new(3)?),
+        "aphid-4" => Box::new(Aphid::new(4)?),
+        "sir" => Box::new(Sir::new(1)?),
+        "sir-2" => Box::new(Sir::new(2)?),
+        _ => problem(name)?,
     })
 }
 
@@ -75,9 +111,13 @@ pub struct SequentialProtocol {
     pub first_design: Vec<f64>,
 }
 
-/// A problem of Bayesian experimental design whose likelihood p(y | θ, ξ) can be evaluated.
-pub trait DesignProblem: Send + Sync {
-    /// Short name, as accepted by [`problem`].
+/// A problem of Bayesian experimental design given by its simulator only: a prior p(θ) with a
+/// density and a simulator y ~ p(y | θ, ξ) whose likelihood need not be available (implicit
+/// models such as the [`Aphid`] and [`Sir`] jump processes). Simulation-only EIG estimators (the
+/// learned-density bounds of [`crate::boed::eig::FlowEig`]: Barber–Agakov, NLE direct) accept any
+/// `DesignSimulator`; estimators that need log p(y | θ, ξ) require a [`DesignProblem`].
+pub trait DesignSimulator: Send + Sync {
+    /// Short name, as accepted by [`simulator`] (and by [`problem`] for explicit problems).
     fn name(&self) -> &str;
     /// Number of parameters P per row of θ.
     fn parameter_dim(&self) -> usize;
@@ -96,11 +136,26 @@ pub trait DesignProblem: Send + Sync {
     fn log_prior(&self, theta: ArrayView2<f64>) -> Result<Array1<f64>>;
     /// One observation per row, y ~ p(y | θᵢ, ξᵢ), `[n, Dy]`, for `theta [n, P]` and
     /// `design [n, Dξ]` (either may have a single row, broadcast to the other). Designs outside
-    /// [`DesignProblem::design_box`] are an [`Error::InvalidInput`] naming row and coordinate.
+    /// [`DesignSimulator::design_box`] are an [`Error::InvalidInput`] naming row and coordinate.
     fn simulate(&self, theta: ArrayView2<f64>, design: ArrayView2<f64>, rng: &mut LindleyRng) -> Result<Array2<f64>>;
+    /// The published sequential protocol (T and the first design), where there is one.
+    fn protocol(&self) -> Option<SequentialProtocol> {
+        None
+    }
+    /// Whether the design coordinates are an unordered set (e.g. observation times, sorted by the
+    /// simulator), so that designs differing only by a permutation of their coordinates are the
+    /// same experiment; grid searches then visit only designs with non-decreasing coordinates.
+    fn exchangeable_design(&self) -> bool {
+        false
+    }
+}
+
+/// A [`DesignSimulator`] whose likelihood p(y | θ, ξ) can be evaluated (needed by the
+/// true-likelihood estimators NMC/PCE/sNMC and the marginal upper bound).
+pub trait DesignProblem: DesignSimulator {
     /// log p(yᵢ | θᵢ, ξᵢ) per row for `y [n, Dy]`, `theta [n, P]`, `design [n, Dξ]`; any of the
     /// three may have a single row, broadcast to the others. Designs are checked as in
-    /// [`DesignProblem::simulate`].
+    /// [`DesignSimulator::simulate`].
     fn log_likelihood(
         &self,
         y: ArrayView2<f64>,
@@ -109,10 +164,6 @@ pub trait DesignProblem: Send + Sync {
     ) -> Result<Array1<f64>>;
     /// The exact EIG of one design where it is known in closed form (`None` otherwise).
     fn analytic_eig(&self, _design: ArrayView1<f64>) -> Option<f64> {
-        None
-    }
-    /// The published sequential protocol (T and the first design), where there is one.
-    fn protocol(&self) -> Option<SequentialProtocol> {
         None
     }
 }
@@ -166,6 +217,44 @@ impl DesignBox {
         Ok(())
     }
 
+    /// The regular grid with `points` equally spaced values per coordinate (both ends included;
+    /// the midpoint for one point), rows in lexicographic order; with `nondecreasing`, only the
+    /// rows whose coordinates do not decrease (one representative per set of exchangeable
+    /// coordinates, see [`DesignSimulator::exchangeable_design`]). Zero points, or a grid of more
+    /// than `max_rows` rows before filtering, is an [`Error::InvalidInput`].
+    pub fn grid(&self, points: usize, nondecreasing: bool, max_rows: usize) -> Result<Array2<f64>> {
+        let d = self.dim();
+        let total = u32::try_from(d).ok().and_then(|d| points.checked_pow(d));
+        if points == 0 || total.is_none_or(|t| t > max_rows) {
+            return Err(Error::InvalidInput(format!(
+                "a design grid of {points} points per coordinate in {d} dimensions is empty or has more than \
+                 {max_rows} designs"
+            )));
+        }
+        let value = |j: usize, k: usize| {
+            if points == 1 {
+                0.5 * (self.low[j] + self.high[j])
+            } else {
+                self.low[j] + (self.high[j] - self.low[j]) * k as f64 / (points - 1) as f64
+            }
+        };
+        let mut rows = Vec::new();
+        let mut index = vec![0usize; d];
+        for _ in 0..total.unwrap_or(0) {
+            if !nondecreasing || index.windows(2).all(|w| w[0] <= w[1]) {
+                rows.extend(index.iter().enumerate().map(|(j, &k)| value(j, k)));
+            }
+            for j in (0..d).rev() {
+                index[j] += 1;
+                if index[j] < points {
+                    break;
+                }
+                index[j] = 0;
+            }
+        }
+        Ok(Array2::from_shape_vec((rows.len() / d.max(1), d), rows).expect("whole rows"))
+    }
+
     /// Each row of `designs` clamped onto the box (Euclidean projection onto a box). NaN cannot
     /// be projected and is an [`Error::InvalidInput`] naming row and coordinate.
     pub fn project(&self, designs: ArrayView2<f64>) -> Result<Array2<f64>> {
@@ -205,10 +294,10 @@ pub(crate) fn check_cols(context: impl Fn() -> String, name: &str, a: ArrayView2
     Ok(())
 }
 
-/// Validate shapes and the design box for [`DesignProblem::simulate`], broadcast single rows, and
-/// fill output row i (length Dy) with `row(θᵢ, ξᵢ, rng, yᵢ)`, rows in order.
+/// Validate shapes and the design box for [`DesignSimulator::simulate`], broadcast single rows,
+/// and fill output row i (length Dy) with `row(θᵢ, ξᵢ, rng, yᵢ)`, rows in order.
 pub(crate) fn map_simulation<F>(
-    problem: &dyn DesignProblem,
+    problem: &dyn DesignSimulator,
     theta: ArrayView2<f64>,
     design: ArrayView2<f64>,
     rng: &mut LindleyRng,
@@ -231,8 +320,8 @@ where
     Ok(out)
 }
 
-/// Check `theta`'s columns for [`DesignProblem::log_prior`] and evaluate `row(θᵢ)` for every row.
-pub(crate) fn map_log_prior<F>(problem: &dyn DesignProblem, theta: ArrayView2<f64>, row: F) -> Result<Array1<f64>>
+/// Check `theta`'s columns for [`DesignSimulator::log_prior`] and evaluate `row(θᵢ)` for every row.
+pub(crate) fn map_log_prior<F>(problem: &dyn DesignSimulator, theta: ArrayView2<f64>, row: F) -> Result<Array1<f64>>
 where
     F: Fn(ArrayView1<f64>) -> f64,
 {

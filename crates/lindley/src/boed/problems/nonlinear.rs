@@ -4,7 +4,8 @@ use ndarray::{Array1, Array2, ArrayView2};
 use rand::Rng;
 
 use super::{
-    DesignBox, DesignProblem, HALF_LN_2PI, map_log_likelihood, map_log_prior, map_simulation, standard_normal,
+    DesignBox, DesignProblem, DesignSimulator, HALF_LN_2PI, map_log_likelihood, map_log_prior, map_simulation,
+    standard_normal,
 };
 use crate::Result;
 use crate::rng::LindleyRng;
@@ -25,7 +26,7 @@ impl Nonlinear1d {
     }
 }
 
-impl DesignProblem for Nonlinear1d {
+impl DesignSimulator for Nonlinear1d {
     fn name(&self) -> &str {
         "nonlinear-1d"
     }
@@ -53,6 +54,9 @@ impl DesignProblem for Nonlinear1d {
             y[0] = Self::response(t[0], x[0]) + NONLINEAR_NOISE_SD * standard_normal(rng);
         })
     }
+}
+
+impl DesignProblem for Nonlinear1d {
     fn log_likelihood(
         &self,
         y: ArrayView2<f64>,

@@ -1,6 +1,6 @@
 //! A design problem whose prior p(θ) is replaced by a set of (weighted) parameter particles: the
 //! "posterior as new prior" step of sequential BOED. The simulator and the likelihood are the base
-//! problem's; only [`DesignProblem::sample_prior`] (and [`DesignProblem::log_prior`], where a
+//! problem's; only [`DesignSimulator::sample_prior`] (and [`DesignSimulator::log_prior`], where a
 //! density is known) change.
 //!
 //! Two ways to build one:
@@ -17,7 +17,7 @@ use burn::prelude::*;
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis};
 use rand::Rng;
 
-use super::{DesignBox, DesignProblem, DifferentiableProblem, SequentialProtocol, check_cols};
+use super::{DesignBox, DesignProblem, DesignSimulator, DifferentiableProblem, SequentialProtocol, check_cols};
 use crate::boed::eig::RunningLogSumExp;
 use crate::rng::LindleyRng;
 use crate::{Error, Result};
@@ -74,7 +74,7 @@ fn cumulative_weights(log_weights: &[f64]) -> Result<(Vec<f64>, f64)> {
 
 impl<P: DesignProblem + ?Sized> ParticlePrior<P> {
     /// The base problem with its prior replaced by the equally weighted rows of `samples [n, P]`
-    /// (at least one row, all finite). [`DesignProblem::log_prior`] is then an error.
+    /// (at least one row, all finite). [`DesignSimulator::log_prior`] is then an error.
     pub fn from_samples(base: Box<P>, samples: Array2<f64>) -> Result<Self> {
         check_cols(|| format!("{} particle prior", base.name()), "samples", samples.view(), base.parameter_dim())?;
         if samples.nrows() == 0 {
@@ -146,7 +146,7 @@ impl<P: DesignProblem + ?Sized> ParticlePrior<P> {
     }
 }
 
-impl<P: DesignProblem + ?Sized> DesignProblem for ParticlePrior<P> {
+impl<P: DesignProblem + ?Sized> DesignSimulator for ParticlePrior<P> {
     fn name(&self) -> &str {
         self.base.name()
     }
@@ -194,6 +194,12 @@ impl<P: DesignProblem + ?Sized> DesignProblem for ParticlePrior<P> {
     fn simulate(&self, theta: ArrayView2<f64>, design: ArrayView2<f64>, rng: &mut LindleyRng) -> Result<Array2<f64>> {
         self.base.simulate(theta, design, rng)
     }
+    fn protocol(&self) -> Option<SequentialProtocol> {
+        self.base.protocol()
+    }
+}
+
+impl<P: DesignProblem + ?Sized> DesignProblem for ParticlePrior<P> {
     fn log_likelihood(
         &self,
         y: ArrayView2<f64>,
@@ -205,9 +211,6 @@ impl<P: DesignProblem + ?Sized> DesignProblem for ParticlePrior<P> {
     /// Not known in closed form under a particle prior.
     fn analytic_eig(&self, _design: ArrayView1<f64>) -> Option<f64> {
         None
-    }
-    fn protocol(&self) -> Option<SequentialProtocol> {
-        self.base.protocol()
     }
 }
 

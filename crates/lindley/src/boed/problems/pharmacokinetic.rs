@@ -4,8 +4,8 @@
 use ndarray::{Array1, Array2, ArrayView2};
 
 use super::{
-    DesignBox, DesignProblem, SequentialProtocol, map_log_likelihood, map_log_prior, map_simulation, normal_log_pdf,
-    standard_normal,
+    DesignBox, DesignProblem, DesignSimulator, SequentialProtocol, map_log_likelihood, map_log_prior, map_simulation,
+    normal_log_pdf, standard_normal,
 };
 use crate::Result;
 use crate::rng::LindleyRng;
@@ -52,7 +52,7 @@ impl Pharmacokinetic {
     }
 }
 
-impl DesignProblem for Pharmacokinetic {
+impl DesignSimulator for Pharmacokinetic {
     fn name(&self) -> &str {
         "pharmacokinetic"
     }
@@ -83,6 +83,12 @@ impl DesignProblem for Pharmacokinetic {
             y[0] = c + Self::noise_sd(c) * standard_normal(rng);
         })
     }
+    fn protocol(&self) -> Option<SequentialProtocol> {
+        Some(SequentialProtocol { steps: 5, first_design: vec![STATIC_DESIGN[0]] })
+    }
+}
+
+impl DesignProblem for Pharmacokinetic {
     fn log_likelihood(
         &self,
         y: ArrayView2<f64>,
@@ -93,8 +99,5 @@ impl DesignProblem for Pharmacokinetic {
             let c = Self::concentration(t[0], t[1], t[2], x[0]);
             normal_log_pdf(y[0], c, Self::noise_sd(c))
         })
-    }
-    fn protocol(&self) -> Option<SequentialProtocol> {
-        Some(SequentialProtocol { steps: 5, first_design: vec![STATIC_DESIGN[0]] })
     }
 }

@@ -3,8 +3,8 @@
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
 
 use super::{
-    DesignBox, DesignProblem, HALF_LN_2PI, SequentialProtocol, map_log_likelihood, map_log_prior, map_simulation,
-    normal_log_pdf, standard_normal,
+    DesignBox, DesignProblem, DesignSimulator, HALF_LN_2PI, SequentialProtocol, map_log_likelihood, map_log_prior,
+    map_simulation, normal_log_pdf, standard_normal,
 };
 use crate::rng::LindleyRng;
 use crate::{Error, Result};
@@ -56,7 +56,7 @@ impl SourceFinding {
     }
 }
 
-impl DesignProblem for SourceFinding {
+impl DesignSimulator for SourceFinding {
     fn name(&self) -> &str {
         &self.name
     }
@@ -84,6 +84,12 @@ impl DesignProblem for SourceFinding {
             y[0] = self.mean_log_signal(t, x) + NOISE_SD * standard_normal(rng);
         })
     }
+    fn protocol(&self) -> Option<SequentialProtocol> {
+        Some(SequentialProtocol { steps: 10, first_design: vec![0.0; self.dim] })
+    }
+}
+
+impl DesignProblem for SourceFinding {
     fn log_likelihood(
         &self,
         y: ArrayView2<f64>,
@@ -95,8 +101,5 @@ impl DesignProblem for SourceFinding {
             let z = (y[0] - self.mean_log_signal(t, x)) / NOISE_SD;
             log_norm - 0.5 * z * z
         })
-    }
-    fn protocol(&self) -> Option<SequentialProtocol> {
-        Some(SequentialProtocol { steps: 10, first_design: vec![0.0; self.dim] })
     }
 }

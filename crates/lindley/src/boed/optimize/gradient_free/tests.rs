@@ -134,7 +134,7 @@ fn spsa_on_a_true_likelihood_pce_objective_finds_the_nonlinear_1d_optimum() {
     // nonlinear-1d's EIG curve has a local optimum near ξ = 0.2 and the global one at ξ = 1.
     let problem = problem("nonlinear-1d").unwrap();
     let pce = ContrastiveEig::new(ContrastiveKind::Pce, 200, 500);
-    let mut objective = estimator_objective(problem.as_ref(), &pce);
+    let mut objective = estimator_objective(|d, s| pce.estimate(problem.as_ref(), d, s));
     let config = GradientFreeConfig { restarts: 4, iterations: 40, ..config(GradientFreeMethod::Spsa, 4) };
     let result = optimize_gradient_free(&problem.design_box(), &mut objective, &config, &mut |_| {}).unwrap();
     eprintln!("nonlinear-1d SPSA: {:?} (restarts {:?}, EIG {:?})", result.design, result.designs, result.restart_eig);
