@@ -4,8 +4,8 @@
 use ndarray::ArrayView2;
 
 use super::*;
-use crate::boed::eig::{ContrastiveEig, ContrastiveKind};
-use crate::boed::problems::{LinearGaussian, problem};
+use crate::boed::eig::{ContrastiveEig, ContrastiveKind, EigEstimator};
+use crate::boed::problems::{DesignProblem, LinearGaussian, problem};
 use crate::rng::substream;
 
 /// linear-gaussian-p2's analytic EIG ½·log(1 + 4·(ξ₁² + ξ₂²/4)) plus N(0, sd²) noise from the
