@@ -46,6 +46,10 @@ enum Command {
     /// bound (infonce), or pick the best of many candidates with amortised flows (ba, nle, upper),
     /// and write the design, its EIG and the trace or the candidates' scores as JSON.
     Design(commands::design::DesignArgs),
+    /// Sequential design: choose each design by MPR-GA on the current posterior, measure at a hidden
+    /// true θ, update the posterior, design again; over rollouts, against random designs, scored
+    /// by sPCE (JSON output).
+    Sequential(commands::sequential::SequentialArgs),
     /// Score designs (CSV, one per row) by a true-likelihood EIG estimator (PCE, NMC, sNMC) or a
     /// learned one (Barber–Agakov, NLE direct, marginal upper bound).
     Eig(commands::design::EigArgs),
@@ -68,6 +72,7 @@ fn main() {
         Command::Bench(bench) => commands::bench::run(bench),
         Command::Design(args) => commands::design::run_design(args),
         Command::Eig(args) => commands::design::run_eig(args),
+        Command::Sequential(args) => commands::sequential::run(args),
         Command::Demo(args) => commands::demo::run(args),
     };
     if let Err(error) = result {

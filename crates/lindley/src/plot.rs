@@ -8,7 +8,11 @@
 //!   uniform histogram (binomial 0.5% and 99.5% quantiles per bin);
 //! - [`coverage_plot`]: expected-coverage / TARP curves against the diagonal;
 //! - [`lc2st_plot`]: the L-C2ST null distribution (histogram) with the observed statistic;
-//! - [`training_curve`]: training and validation loss per epoch.
+//! - [`training_curve`]: training and validation loss per epoch;
+//! - [`design_trace_plot`]: MPR-GA restart paths over an EIG heat map (Klein et al. 2026, Fig. 1);
+//! - [`eig_surface_plot`]: EIG over one design coordinate (curve) or two (heat map);
+//! - [`sequential_plot`]: a sequential design run — design path, true parameters, final
+//!   posterior particles, EIG and posterior spread per step.
 //!
 //! Each function returns the SVG document; [`save_svg`] writes it to a file.
 
@@ -21,6 +25,9 @@ use crate::diagnostics::lc2st::Lc2stResult;
 use crate::diagnostics::sbc::{CoverageResult, SbcResult};
 use crate::train::TrainReport;
 use crate::{Error, Result};
+
+mod design;
+pub use design::{PATH_COLOUR, design_trace_plot, eig_surface_plot, sequential_plot};
 
 /// Colour of the samples being checked.
 const SAMPLE_COLOUR: RGBColor = RGBColor(31, 119, 180);

@@ -8,6 +8,7 @@ pub mod design;
 pub mod diagnose;
 pub mod plot;
 pub mod sample;
+pub mod sequential;
 pub mod simulate;
 pub mod tasks;
 pub mod train;
