@@ -347,6 +347,11 @@ pub fn eig_surface_plot(
     Ok(svg)
 }
 
+/// A tick label on a step axis: the step number at whole steps, nothing between them.
+fn step_label(v: &f64) -> String {
+    if (v - v.round()).abs() < 1e-9 { format!("{v:.0}") } else { String::new() }
+}
+
 /// The points of parameter rows in the design plane when θ is made of blocks of design
 /// coordinates (e.g. source locations): every block of every row.
 fn blocks_in_plane(rows: impl Iterator<Item = Vec<f64>>, dim: usize) -> Vec<(f64, f64)> {
@@ -447,7 +452,9 @@ pub fn sequential_plot(run: &SequentialRun, bounds: &DesignBox, parameters_in_de
                 .map_err(drawing(PLOT))?;
             chart
                 .configure_mesh()
+                .disable_mesh()
                 .x_desc("step")
+                .x_label_formatter(&step_label)
                 .y_desc("ξ")
                 .label_style(("sans-serif", 11))
                 .draw()
@@ -477,8 +484,9 @@ pub fn sequential_plot(run: &SequentialRun, bounds: &DesignBox, parameters_in_de
             .map_err(drawing(PLOT))?;
         chart
             .configure_mesh()
+            .disable_mesh()
             .x_desc("step")
-            .x_label_formatter(&|v| format!("{v:.0}"))
+            .x_label_formatter(&step_label)
             .label_style(("sans-serif", 10))
             .draw()
             .map_err(drawing(PLOT))?;
@@ -504,8 +512,9 @@ pub fn sequential_plot(run: &SequentialRun, bounds: &DesignBox, parameters_in_de
             .map_err(drawing(PLOT))?;
         chart
             .configure_mesh()
+            .disable_mesh()
             .x_desc("step")
-            .x_label_formatter(&|v| format!("{v:.0}"))
+            .x_label_formatter(&step_label)
             .label_style(("sans-serif", 10))
             .draw()
             .map_err(drawing(PLOT))?;
