@@ -122,15 +122,15 @@ fn read_eig_table(path: &Path) -> Result<(Vec<String>, Array2<f64>, Vec<f64>, Op
 fn design_trace(args: DesignTraceArgs) -> Result<()> {
     let document = read_json(&args.design)?;
     let (_, bounds) = design_box(&document, &args.design)?;
-    let field = |name: &str| -> Result<Option<Vec<Vec<f64>>>> {
-        match document.get(name) {
-            None | Some(Value::Null) => Ok(None),
-            Some(value) => Ok(Some(
-                serde_json::from_value(value.clone())
-                    .with_context(|| format!("{}: field \"{name}\" is not a list of designs", args.design.display()))?,
-            )),
-        }
-    };
+    let field =
+        |name: &str| -> Result<Option<Vec<Vec<f64>>>> {
+            match document.get(name) {
+                None | Some(Value::Null) => Ok(None),
+                Some(value) => Ok(Some(serde_json::from_value(value.clone()).with_context(|| {
+                    format!("{}: field \"{name}\" is not a list of designs", args.design.display())
+                })?)),
+            }
+        };
     let initial = field("initial_designs")?;
     let finals = field("restart_designs")?.unwrap_or_default();
     let trace: Vec<Vec<Vec<f64>>> = match document.get("trace").and_then(Value::as_array) {
@@ -183,9 +183,9 @@ fn eig_surface(args: EigSurfaceArgs) -> Result<()> {
 fn sequential(args: SequentialPlotArgs) -> Result<()> {
     let document = read_json(&args.run)?;
     let (name, bounds) = design_box(&document, &args.run)?;
-    let policies = document["policies"]
-        .as_array()
-        .with_context(|| format!("{}: no \"policies\" list (expected the JSON of `lindley sequential`)", args.run.display()))?;
+    let policies = document["policies"].as_array().with_context(|| {
+        format!("{}: no \"policies\" list (expected the JSON of `lindley sequential`)", args.run.display())
+    })?;
     let entry = match &args.policy {
         Some(wanted) => policies.iter().find(|p| p["policy"].as_str() == Some(wanted.as_str())),
         None => policies.first(),

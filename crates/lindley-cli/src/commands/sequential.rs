@@ -76,7 +76,10 @@ pub struct SequentialArgs {
 /// Run `lindley sequential`.
 pub fn run(args: SequentialArgs) -> Result<()> {
     let Some((estimator, objective)) = super::design::online_estimator(&args.estimator) else {
-        bail!("unknown sequential design estimator '{}'; available: infonce (nre), npe-nre, nle-pce, ince", args.estimator);
+        bail!(
+            "unknown sequential design estimator '{}'; available: infonce (nre), npe-nre, nle-pce, ince",
+            args.estimator
+        );
     };
     let make = || -> lindley::Result<Box<dyn DifferentiableProblem>> { differentiable_problem(&args.problem) };
     let base = make()?;
@@ -124,7 +127,12 @@ pub fn run(args: SequentialArgs) -> Result<()> {
                 bail!("--true-theta fixes a single run; drop --rollouts {} or --true-theta", args.rollouts);
             }
             if values.len() != base.parameter_dim() {
-                bail!("--true-theta has {} values, but {} has {} parameters", values.len(), args.problem, base.parameter_dim());
+                bail!(
+                    "--true-theta has {} values, but {} has {} parameters",
+                    values.len(),
+                    args.problem,
+                    base.parameter_dim()
+                );
             }
             Some(Array2::from_shape_vec((1, values.len()), values.clone())?)
         }

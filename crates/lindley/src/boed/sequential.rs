@@ -339,13 +339,8 @@ fn resample_move(
     }
     let resampled = particles.select(Axis(0), &rows);
     let target = TrajectoryPosterior { problem, designs, observations };
-    let mcmc = McmcConfig {
-        chains: n,
-        warmup: config.mcmc_warmup,
-        thin: config.mcmc_steps,
-        samples: n,
-        seed: rng.random(),
-    };
+    let mcmc =
+        McmcConfig { chains: n, warmup: config.mcmc_warmup, thin: config.mcmc_steps, samples: n, seed: rng.random() };
     let run = sample(&target, &Sampler::Metropolis { step: 0.1 }, &Init::Points(resampled), &mcmc, &mut |_, _| {})?;
     Ok(Update {
         particles: run.samples,
@@ -458,14 +453,8 @@ pub fn sequential_design(
         let y = base.simulate(theta0, row.view(), &mut measure_rng)?;
         designs.push_row(row.row(0)).expect("design width checked by the box");
         observations.push_row(y.row(0)).expect("observation width from the simulator");
-        let update = resample_move(
-            base.as_ref(),
-            &particles,
-            designs.view(),
-            observations.view(),
-            config,
-            &mut update_rng,
-        )?;
+        let update =
+            resample_move(base.as_ref(), &particles, designs.view(), observations.view(), config, &mut update_rng)?;
         particles = update.particles;
         log_evidence += update.log_mean_weight;
         let (posterior_mean, posterior_sd) = moments(&particles);
@@ -483,7 +472,12 @@ pub fn sequential_design(
             design_seconds,
             seconds: step_start.elapsed().as_secs_f64(),
         };
-        progress(SequentialProgress { rollout: 0, step: t, steps: config.steps, event: SequentialEvent::Measured(&record) });
+        progress(SequentialProgress {
+            rollout: 0,
+            step: t,
+            steps: config.steps,
+            event: SequentialEvent::Measured(&record),
+        });
         steps.push(record);
     }
     Ok(SequentialRun {
@@ -615,7 +609,8 @@ pub fn rollouts(
     }
     let mut runs = Vec::with_capacity(theta.nrows());
     for (r, row) in theta.outer_iter().enumerate() {
-        let run_config = SequentialConfig { seed: substream(config.seed, 20_000 + r as u64).random(), ..config.clone() };
+        let run_config =
+            SequentialConfig { seed: substream(config.seed, 20_000 + r as u64).random(), ..config.clone() };
         let run = sequential_design(make, row, &run_config, &mut |p| progress(SequentialProgress { rollout: r, ..p }))?;
         runs.push(run);
     }

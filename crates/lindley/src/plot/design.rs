@@ -91,7 +91,13 @@ fn value_range(values: &[f64]) -> (f64, f64) {
 
 /// A heat map of `values` at `points [n, 2]`: filled grid cells when the points form a grid,
 /// else coloured dots; colours run from dark (low) to yellow (high) over `range`.
-fn draw_heat(chart: &mut Chart<'_, '_>, points: ArrayView2<f64>, values: &[f64], range: (f64, f64), plot: &str) -> Result<()> {
+fn draw_heat(
+    chart: &mut Chart<'_, '_>,
+    points: ArrayView2<f64>,
+    values: &[f64],
+    range: (f64, f64),
+    plot: &str,
+) -> Result<()> {
     let colour = |v: f64| viridis((v - range.0) / (range.1 - range.0));
     match grid_cells(points) {
         Some(cells) => chart
@@ -141,7 +147,11 @@ pub fn design_trace_plot(
     for (r, path) in paths.iter().enumerate() {
         for point in path {
             if point.len() != 2 {
-                return Err(Error::shape(format!("{PLOT}: restart {r}"), "2 design coordinates", point.len().to_string()));
+                return Err(Error::shape(
+                    format!("{PLOT}: restart {r}"),
+                    "2 design coordinates",
+                    point.len().to_string(),
+                ));
             }
             check_finite(PLOT, &format!("restart {r} design"), point)?;
         }
@@ -209,9 +219,9 @@ pub fn design_trace_plot(
         if let Some(chosen) = chosen {
             let at = (chosen[0], chosen[1]);
             chart
-                .draw_series([
-                    EmptyElement::at(at) + Circle::new((0, 0), 8, WHITE.filled()) + Cross::new((0, 0), 6, BLACK.stroke_width(3)),
-                ])
+                .draw_series([EmptyElement::at(at)
+                    + Circle::new((0, 0), 8, WHITE.filled())
+                    + Cross::new((0, 0), 6, BLACK.stroke_width(3))])
                 .map_err(drawing(PLOT))?;
         }
         root.present().map_err(drawing(PLOT))?;
@@ -329,11 +339,9 @@ pub fn eig_surface_plot(
                 draw_heat(&mut chart, designs, eig, range, PLOT)?;
                 let at = (designs[[best, 0]], designs[[best, 1]]);
                 chart
-                    .draw_series([
-                        EmptyElement::at(at)
-                            + Circle::new((0, 0), 8, WHITE.filled())
-                            + Cross::new((0, 0), 6, BLACK.stroke_width(3)),
-                    ])
+                    .draw_series([EmptyElement::at(at)
+                        + Circle::new((0, 0), 8, WHITE.filled())
+                        + Cross::new((0, 0), 6, BLACK.stroke_width(3))])
                     .map_err(drawing(PLOT))?;
             }
             _ => {
@@ -491,9 +499,11 @@ pub fn sequential_plot(run: &SequentialRun, bounds: &DesignBox, parameters_in_de
             .draw()
             .map_err(drawing(PLOT))?;
         chart
-            .draw_series(estimates.iter().map(|&(t, e, w)| {
-                PathElement::new([(t, (e - w).max(0.0)), (t, e + w)], SAMPLE_COLOUR.stroke_width(2))
-            }))
+            .draw_series(
+                estimates.iter().map(|&(t, e, w)| {
+                    PathElement::new([(t, (e - w).max(0.0)), (t, e + w)], SAMPLE_COLOUR.stroke_width(2))
+                }),
+            )
             .map_err(drawing(PLOT))?;
         chart
             .draw_series(estimates.iter().map(|&(t, e, _)| Circle::new((t, e), 4, SAMPLE_COLOUR.filled())))

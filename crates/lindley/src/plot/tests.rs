@@ -134,10 +134,15 @@ fn design_plots_draw_one_path_per_restart_and_the_sequential_run() {
     use crate::boed::problems::DesignBox;
     use crate::boed::sequential::{DesignSource, SequentialPolicy, SequentialRun, SequentialStep};
     let bounds = DesignBox::uniform(2, -6.0, 6.0);
-    let paths: Vec<Vec<Vec<f64>>> =
-        (0..5).map(|r| (0..4).map(|k| vec![-5.0 + r as f64 + 0.3 * k as f64, 1.0 - 0.5 * k as f64]).collect()).collect();
+    let paths: Vec<Vec<Vec<f64>>> = (0..5)
+        .map(|r| (0..4).map(|k| vec![-5.0 + r as f64 + 0.3 * k as f64, 1.0 - 0.5 * k as f64]).collect())
+        .collect();
     // An EIG surface on a 7 × 6 grid.
-    let grid = Array2::from_shape_fn((42, 2), |(i, j)| if j == 0 { -6.0 + 2.0 * (i / 6) as f64 } else { -5.0 + 2.0 * (i % 6) as f64 });
+    let grid =
+        Array2::from_shape_fn(
+            (42, 2),
+            |(i, j)| if j == 0 { -6.0 + 2.0 * (i / 6) as f64 } else { -5.0 + 2.0 * (i % 6) as f64 },
+        );
     let eig: Vec<f64> = grid.outer_iter().map(|d| (-0.05 * (d[0] * d[0] + d[1] * d[1])).exp()).collect();
     let svg = design_trace_plot(&paths, Some(&[0.5, -1.0]), &bounds, Some((grid.view(), &eig))).unwrap();
     assert_svg(&svg, &["5 MPR-GA restarts on the EIG surface", "ξ₁", "ξ₂"]);

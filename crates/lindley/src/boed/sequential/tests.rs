@@ -26,7 +26,8 @@ fn analytic_posterior(designs: &Array2<f64>, y: &Array1<f64>) -> ([f64; 2], [f64
 /// The exact posterior covariance after measurements at `designs` (rows), Σ = (Σ₀⁻¹ + XᵀX/σ²)⁻¹.
 fn analytic_covariance(designs: &Array2<f64>) -> Array2<f64> {
     let s2 = NOISE_SD * NOISE_SD;
-    let mut precision = Array2::from_diag(&array![1.0 / (PRIOR_SD[0] * PRIOR_SD[0]), 1.0 / (PRIOR_SD[1] * PRIOR_SD[1])]);
+    let mut precision =
+        Array2::from_diag(&array![1.0 / (PRIOR_SD[0] * PRIOR_SD[0]), 1.0 / (PRIOR_SD[1] * PRIOR_SD[1])]);
     precision = precision + designs.t().dot(designs) / s2;
     let (a, b, c) = (precision[[0, 0]], precision[[0, 1]], precision[[1, 1]]);
     let det = a * c - b * b;
@@ -79,14 +80,23 @@ fn adaptive_loop_picks_corners_matches_the_exact_posterior_and_is_reproducible()
         assert_eq!(step.chosen_by, DesignSource::Mprga);
         // The EIG ½·log(1 + ξᵀΣξ/σ²) is convex in ξ, so the optimum is a corner of [−1, 1]² for
         // every Gaussian belief.
-        assert!(step.design.iter().all(|v| v.abs() > 0.9), "step {} design {:?} is not a corner", step.step, step.design);
+        assert!(
+            step.design.iter().all(|v| v.abs() > 0.9),
+            "step {} design {:?} is not a corner",
+            step.step,
+            step.design
+        );
         // MPR-GA's re-scored InfoNCE estimate against the exact EIG ½·log(1 + ξᵀΣξ/σ²) under the
         // exact posterior of the earlier measurements.
         let before = analytic_covariance(&designs.slice(ndarray::s![..t, ..]).to_owned());
         let xi = designs.row(t);
         let exact = 0.5 * (xi.dot(&before.dot(&xi)) / (NOISE_SD * NOISE_SD)).ln_1p();
         let (eig, stderr) = (step.eig.unwrap(), step.eig_stderr.unwrap());
-        assert!(eig < exact + 3.0 * stderr && eig > 0.7 * exact, "step {}: EIG {eig} ± {stderr}, exact {exact}", step.step);
+        assert!(
+            eig < exact + 3.0 * stderr && eig > 0.7 * exact,
+            "step {}: EIG {eig} ± {stderr}, exact {exact}",
+            step.step
+        );
     }
     let (mean, sd) = analytic_posterior(&run.designs(), &run.observations().column(0).to_owned());
     let last = run.steps.last().unwrap();
@@ -110,12 +120,12 @@ fn adaptive_loop_picks_corners_matches_the_exact_posterior_and_is_reproducible()
 
     // The same seed repeats the run; a shorter run repeats its first steps (every step draws
     // from its own streams).
-    let again = sequential_design(&linear_gaussian, theta.view(), &SequentialConfig { steps: 2, ..config }, &mut |_| {})
-        .unwrap();
-    let timeless =
-        |steps: &[SequentialStep]| -> Vec<SequentialStep> {
-            steps.iter().map(|s| SequentialStep { seconds: 0.0, design_seconds: 0.0, ..s.clone() }).collect()
-        };
+    let again =
+        sequential_design(&linear_gaussian, theta.view(), &SequentialConfig { steps: 2, ..config }, &mut |_| {})
+            .unwrap();
+    let timeless = |steps: &[SequentialStep]| -> Vec<SequentialStep> {
+        steps.iter().map(|s| SequentialStep { seconds: 0.0, design_seconds: 0.0, ..s.clone() }).collect()
+    };
     assert_eq!(timeless(&again.steps), timeless(&run.steps[..2]));
 }
 
