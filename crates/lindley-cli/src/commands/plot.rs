@@ -106,8 +106,16 @@ fn design_box(document: &Value, path: &Path) -> Result<(String, DesignBox)> {
     Ok((name.to_string(), problem(name)?.design_box()))
 }
 
+/// A `lindley eig` CSV: design column names, designs `[n, D]`, EIG and standard errors.
+struct EigTable {
+    names: Vec<String>,
+    designs: Array2<f64>,
+    eig: Vec<f64>,
+    stderr: Option<Vec<f64>>,
+}
+
 /// The designs and the `eig` (and `stderr`) columns of a `lindley eig` CSV.
-fn read_eig_table(path: &Path) -> Result<(Vec<String>, Array2<f64>, Vec<f64>, Option<Vec<f64>>)> {
+fn read_eig_table(path: &Path) -> Result<EigTable> {
     let (names, table) = lindley::io::read_matrix(path).with_context(|| format!("cannot read {}", path.display()))?;
     let Some(eig) = names.iter().position(|n| n == "eig") else {
         bail!("{}: no `eig` column (expected the CSV written by `lindley eig`)", path.display());
@@ -116,7 +124,12 @@ fn read_eig_table(path: &Path) -> Result<(Vec<String>, Array2<f64>, Vec<f64>, Op
     let design_columns: Vec<usize> = (0..names.len()).filter(|&j| j != eig && Some(j) != stderr).collect();
     let designs = table.select(Axis(1), &design_columns);
     let design_names = design_columns.iter().map(|&j| names[j].clone()).collect();
-    Ok((design_names, designs, table.column(eig).to_vec(), stderr.map(|j| table.column(j).to_vec())))
+    Ok(EigTable {
+        names: design_names,
+        designs,
+        eig: table.column(eig).to_vec(),
+        stderr: stderr.map(|j| table.column(j).to_vec()),
+    })
 }
 
 fn design_trace(args: DesignTraceArgs) -> Result<()> {
@@ -163,7 +176,7 @@ fn design_trace(args: DesignTraceArgs) -> Result<()> {
         &paths,
         chosen.as_deref(),
         &bounds,
-        surface.as_ref().map(|(_, designs, eig, _)| (designs.view(), eig.as_slice())),
+        surface.as_ref().map(|t| (t.designs.view(), t.eig.as_slice())),
     )
     .with_context(|| format!("plotting {}", args.design.display()))?;
     lindley::plot::save_svg(&args.out, &svg)?;
@@ -172,7 +185,7 @@ fn design_trace(args: DesignTraceArgs) -> Result<()> {
 }
 
 fn eig_surface(args: EigSurfaceArgs) -> Result<()> {
-    let (names, designs, eig, stderr) = read_eig_table(&args.eig)?;
+    let EigTable { names, designs, eig, stderr } = read_eig_table(&args.eig)?;
     let svg = lindley::plot::eig_surface_plot(designs.view(), &eig, stderr.as_deref(), &names)
         .with_context(|| format!("plotting {}", args.eig.display()))?;
     lindley::plot::save_svg(&args.out, &svg)?;
