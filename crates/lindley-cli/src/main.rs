@@ -47,6 +47,10 @@ enum Command {
     /// optimise without gradients (--optimizer spsa|design-distribution|grid|random), and write
     /// the design, its EIG and the trace or the candidates' scores as JSON.
     Design(commands::design::DesignArgs),
+    /// Sequential design: choose each design by MPR-GA on the current posterior, measure at a hidden
+    /// true θ, update the posterior, design again; over rollouts, against random designs, scored
+    /// by sPCE (JSON output).
+    Sequential(commands::sequential::SequentialArgs),
     /// Score designs (CSV, one per row) by a true-likelihood EIG estimator (PCE, NMC, sNMC) or a
     /// learned one (Barber–Agakov, NLE direct, marginal upper bound).
     Eig(commands::design::EigArgs),
@@ -69,6 +73,7 @@ fn main() {
         Command::Bench(bench) => commands::bench::run(bench),
         Command::Design(args) => commands::design::run_design(args),
         Command::Eig(args) => commands::design::run_eig(args),
+        Command::Sequential(args) => commands::sequential::run(args),
         Command::Demo(args) => commands::demo::run(args),
     };
     if let Err(error) = result {

@@ -13,7 +13,11 @@
 //! - [`lc2st_plot`]: the L-C2ST null distribution (histogram) with the observed statistic;
 //! - [`training_curve`]: training and validation loss per epoch;
 //! - [`curves_plot`]: y against x for several labelled curves with optional ± bands (e.g. EIG
-//!   curves over a 1-D design), each curve's maximum marked.
+//!   curves over a 1-D design), each curve's maximum marked;
+//! - [`design_trace_plot`]: MPR-GA restart paths over an EIG heat map (Klein et al. 2026, Fig. 1);
+//! - [`eig_surface_plot`]: EIG over one design coordinate (curve) or two (heat map);
+//! - [`sequential_plot`]: a sequential design run — design path, true parameters, final
+//!   posterior particles, EIG and posterior spread per step.
 //!
 //! Each function checks its input and returns a [`Figure`], drawn only when rendered.
 
@@ -25,10 +29,15 @@ use ndarray::{ArrayView1, ArrayView2};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
+use crate::boed::problems::DesignBox;
+use crate::boed::sequential::SequentialRun;
 use crate::diagnostics::lc2st::Lc2stResult;
 use crate::diagnostics::sbc::{CoverageResult, SbcResult};
 use crate::train::TrainReport;
 use crate::{Error, Result};
+
+mod design;
+pub use design::{PATH_COLOUR, design_trace_plot, eig_surface_plot, sequential_plot};
 
 /// Colour of the samples being checked.
 const SAMPLE_COLOUR: RGBColor = RGBColor(31, 119, 180);
@@ -136,6 +145,26 @@ enum Kind<'a> {
         x_range: (f64, f64),
         y_range: (f64, f64),
     },
+    DesignTrace {
+        paths: &'a [Vec<Vec<f64>>],
+        chosen: Option<&'a [f64]>,
+        bounds: &'a DesignBox,
+        surface: Option<((ArrayView2<'a, f64>, &'a [f64]), (f64, f64))>,
+        caption: String,
+    },
+    EigSurface {
+        designs: ArrayView2<'a, f64>,
+        eig: &'a [f64],
+        stderr: Option<&'a [f64]>,
+        names: &'a [String],
+        best: usize,
+    },
+    Sequential {
+        run: &'a SequentialRun,
+        bounds: &'a DesignBox,
+        in_plane: bool,
+        title: String,
+    },
 }
 
 impl Figure<'_> {
@@ -202,6 +231,15 @@ impl Figure<'_> {
             Kind::Lc2st { result, counts, width, right } => draw_lc2st(root, result, counts, *width, *right),
             Kind::Training { report, low, high } => draw_training(root, report, *low, *high),
             Kind::Curves { labels, curves, x_range, y_range } => draw_curves(root, *labels, curves, *x_range, *y_range),
+            Kind::DesignTrace { paths, chosen, bounds, surface, caption } => {
+                design::draw_design_trace(root, paths, *chosen, bounds, *surface, caption)
+            }
+            Kind::EigSurface { designs, eig, stderr, names, best } => {
+                design::draw_eig_surface(root, *designs, eig, *stderr, names, *best)
+            }
+            Kind::Sequential { run, bounds, in_plane, title } => {
+                design::draw_sequential(root, run, bounds, *in_plane, title)
+            }
         }
     }
 }

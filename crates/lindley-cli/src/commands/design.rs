@@ -193,7 +193,7 @@ impl Target {
 
 /// The MPR-GA bound and, where the estimator fixes it, the critic's training objective, of an
 /// online-trained estimator name (`None` for the others).
-fn online_estimator(name: &str) -> Option<(MprgaEstimator, Option<CriticObjective>)> {
+pub(crate) fn online_estimator(name: &str) -> Option<(MprgaEstimator, Option<CriticObjective>)> {
     Some(match name {
         "infonce" | "nre" => (MprgaEstimator::InfoNce, None),
         "npe-nre" => (MprgaEstimator::InfoNce, Some(CriticObjective::Bce)),
@@ -280,6 +280,7 @@ pub fn run_design(args: DesignArgs) -> Result<()> {
         "pce": pce,
         "analytic_eig": analytic,
         "best_restart": result.best_restart,
+        "initial_designs": result.initial_designs,
         "restart_designs": result.designs,
         "restart_eig": result.restart_eig,
         "stopped": result.stopped,

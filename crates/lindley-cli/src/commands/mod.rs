@@ -9,6 +9,7 @@ pub mod design_free;
 pub mod diagnose;
 pub mod plot;
 pub mod sample;
+pub mod sequential;
 pub mod simulate;
 pub mod tasks;
 pub mod train;

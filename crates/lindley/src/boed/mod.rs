@@ -21,10 +21,14 @@
 //!   ([`eig::CriticObjective::Bce`]) and scored with InfoNCE, with θ drawn from posterior samples
 //!   ([`problems::ParticlePrior`]).
 //! - [`optimize`]: design optimisation by multiple parallel restart gradient ascent (MPR-GA).
+//! - [`sequential`]: the sequential loop — design by MPR-GA on the current belief, measure at a
+//!   hidden true θ, update the particle posterior with the true likelihood, design again — and
+//!   its evaluation by sPCE over rollouts against a random-design baseline.
 
 pub mod eig;
 pub mod optimize;
 pub mod problems;
+pub mod sequential;
 
 #[cfg(test)]
 mod learned_tests;

@@ -199,3 +199,72 @@ fn pair_plot_png_decodes_at_its_size_with_text_and_colours() {
     assert!(changed > 30 && changed < pixels.len() / 20, "{changed} pixels differ between axis labels");
     assert!(encode_png(2, 2, &[0; 11]).is_err());
 }
+
+/// The `<polyline` elements drawn in `colour` (e.g. `#E41A1C`).
+fn polylines_in(svg: &str, colour: &str) -> usize {
+    svg.split("<polyline").skip(1).filter(|tail| tail[..tail.find("/>").unwrap_or(tail.len())].contains(colour)).count()
+}
+
+#[test]
+fn design_plots_draw_one_path_per_restart_and_the_sequential_run() {
+    use crate::boed::problems::DesignBox;
+    use crate::boed::sequential::{DesignSource, SequentialPolicy, SequentialRun, SequentialStep};
+    let bounds = DesignBox::uniform(2, -6.0, 6.0);
+    let paths: Vec<Vec<Vec<f64>>> = (0..5)
+        .map(|r| (0..4).map(|k| vec![-5.0 + r as f64 + 0.3 * k as f64, 1.0 - 0.5 * k as f64]).collect())
+        .collect();
+    // An EIG surface on a 7 × 6 grid.
+    let grid =
+        Array2::from_shape_fn(
+            (42, 2),
+            |(i, j)| if j == 0 { -6.0 + 2.0 * (i / 6) as f64 } else { -5.0 + 2.0 * (i % 6) as f64 },
+        );
+    let eig: Vec<f64> = grid.outer_iter().map(|d| (-0.05 * (d[0] * d[0] + d[1] * d[1])).exp()).collect();
+    let svg = design_trace_plot(&paths, Some(&[0.5, -1.0]), &bounds, Some((grid.view(), &eig))).unwrap().svg().unwrap();
+    assert_svg(&svg, &["5 MPR-GA restarts on the EIG surface", "ξ₁", "ξ₂"]);
+    let colour = format!("#{:02X}{:02X}{:02X}", PATH_COLOUR.0, PATH_COLOUR.1, PATH_COLOUR.2);
+    assert_eq!(polylines_in(&svg, &colour), 5);
+    assert!(svg.matches("<rect").count() >= 42, "one heat-map cell per grid design");
+    assert!(design_trace_plot(&paths, None, &DesignBox::uniform(3, -1.0, 1.0), None).is_err());
+    let curve = eig_surface_plot(grid.slice(ndarray::s![..6, 1..]), &eig[..6], Some(&[0.01; 6]), &names(1))
+        .unwrap()
+        .svg()
+        .unwrap();
+    assert_svg(&curve, &["EIG over theta_1", "EIG (nats)"]);
+
+    let steps: Vec<SequentialStep> = (1..=3)
+        .map(|t| SequentialStep {
+            step: t,
+            design: vec![t as f64, -(t as f64)],
+            observation: vec![0.1],
+            chosen_by: if t == 1 { DesignSource::Protocol } else { DesignSource::Mprga },
+            eig: (t > 1).then_some(0.5 * t as f64),
+            eig_stderr: (t > 1).then_some(0.05),
+            posterior_mean: vec![0.0; 4],
+            posterior_sd: vec![1.0 / t as f64; 4],
+            effective_size: 100.0,
+            acceptance: 0.3,
+            design_seconds: 1.0,
+            seconds: 1.1,
+        })
+        .collect();
+    let run = SequentialRun {
+        policy: SequentialPolicy::Adaptive,
+        true_theta: vec![0.5, 0.5, -1.0, 2.0],
+        steps,
+        particles: (0..50).map(|i| vec![0.01 * i as f64, 0.5, -1.0, 2.0 - 0.01 * i as f64]).collect(),
+        log_evidence: -3.0,
+        spce: Some(2.5),
+        seconds: 3.3,
+    };
+    let figure = sequential_plot(&run, &bounds, true).unwrap();
+    let svg = figure.svg().unwrap();
+    assert_svg(&svg, &["adaptive policy, 3 steps, sPCE 2.500 nats", "posterior standard deviation", "θ4"]);
+    assert_eq!(polylines_in(&svg, &colour), 1, "one design path");
+    // 50 particles × 2 sources in grey.
+    assert_eq!(svg.matches("#787878").count(), 100);
+    let path = std::env::temp_dir().join(format!("lindley-sequential-plot-{}.svg", std::process::id()));
+    figure.save(&path).unwrap();
+    assert!(std::fs::metadata(&path).unwrap().len() > 1000);
+    std::fs::remove_file(&path).unwrap();
+}

@@ -326,6 +326,10 @@ pub struct MprgaResult {
     pub stderr: f64,
     /// Index of the restart it came from.
     pub best_restart: usize,
+    /// Starting design of every restart (after projection onto the box): with the designs of
+    /// [`MprgaResult::trace`] it gives each restart's path ([`MprgaResult::restart_paths`]).
+    #[serde(default)]
+    pub initial_designs: Vec<Vec<f64>>,
     /// Final design of every restart.
     pub designs: Vec<Vec<f64>>,
     /// Re-scored EIG of every restart (NaN for stopped restarts).
@@ -341,6 +345,23 @@ pub struct MprgaResult {
     /// Simulations run in all: model training batches, pathwise design batches, finiteness
     /// probes and the final re-scoring.
     pub simulations: usize,
+}
+
+impl MprgaResult {
+    /// The path of every restart through the design space (the paper's Figure 1): its starting
+    /// design, then its design at every trace point.
+    pub fn restart_paths(&self) -> Vec<Vec<Vec<f64>>> {
+        (0..self.designs.len())
+            .map(|r| {
+                self.initial_designs
+                    .get(r)
+                    .into_iter()
+                    .chain(self.trace.iter().filter_map(|point| point.designs.get(r)))
+                    .cloned()
+                    .collect()
+            })
+            .collect()
+    }
 }
 
 /// Designs scaled to the unit box, z = (ξ − low)/(high − low).
@@ -421,6 +442,7 @@ pub fn mprga(
     if m == 0 {
         return Err(Error::InvalidInput("MPR-GA needs at least one restart".into()));
     }
+    let initial_designs: Vec<Vec<f64>> = designs.outer_iter().map(|r| r.to_vec()).collect();
     let device = Device::flex().autodiff();
     let plain = device.clone().inner();
     let mut model = Model::new(problem, config, &device)?;
@@ -585,6 +607,7 @@ pub fn mprga(
         eig,
         stderr,
         best_restart,
+        initial_designs,
         designs: designs.outer_iter().map(|r| r.to_vec()).collect(),
         restart_eig,
         stopped,
