@@ -36,7 +36,7 @@ enum Command {
     /// Check a trained model's calibration (simulation-based calibration, coverage).
     #[command(subcommand)]
     Diagnose(commands::diagnose::Diagnose),
-    /// Draw plots (SVG) of sample files.
+    /// Draw plots (SVG or PNG) of samples, designs and sequential runs.
     #[command(subcommand)]
     Plot(commands::plot::Plot),
     /// Run a benchmark and print its table.

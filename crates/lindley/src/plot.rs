@@ -57,6 +57,22 @@ fn drawing<E: std::fmt::Debug>(plot: &str) -> impl Fn(E) -> Error + '_ {
     move |error| Error::InvalidInput(format!("{plot}: drawing failed: {error:?}"))
 }
 
+/// Draws the legend of `chart`'s labelled series at `position` on a translucent white box.
+fn draw_legend<'a, DB: DrawingBackend + 'a, CT: CoordTranslate>(
+    chart: &mut ChartContext<'a, DB, CT>,
+    position: SeriesLabelPosition,
+    plot: &str,
+) -> Result<()> {
+    chart
+        .configure_series_labels()
+        .position(position)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK.mix(0.3))
+        .label_font(("sans-serif", 11))
+        .draw()
+        .map_err(drawing(plot))
+}
+
 /// Most pixels of a PNG (its RGB buffer is 3 bytes per pixel).
 const MAX_PNG_PIXELS: u64 = 100_000_000;
 /// DejaVu Sans cut down to Latin, Greek and common mathematical symbols (Bitstream Vera licence,
@@ -149,7 +165,7 @@ enum Kind<'a> {
         paths: &'a [Vec<Vec<f64>>],
         chosen: Option<&'a [f64]>,
         bounds: &'a DesignBox,
-        surface: Option<((ArrayView2<'a, f64>, &'a [f64]), (f64, f64))>,
+        surface: Option<design::RangedSurface<'a>>,
         caption: String,
     },
     EigSurface {
@@ -651,14 +667,7 @@ fn draw_coverage<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, curves: &[(S
                 .label(format!("{label} (ATC {:+.3}, KS p {:.3})", curve.atc, curve.ks_pvalue))
                 .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], colour.stroke_width(2)));
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK.mix(0.3))
-            .label_font(("sans-serif", 11))
-            .draw()
-            .map_err(drawing(PLOT))?;
+        draw_legend(&mut chart, SeriesLabelPosition::UpperLeft, PLOT)?;
         root.present().map_err(drawing(PLOT))?;
     }
     Ok(())
@@ -732,14 +741,7 @@ fn draw_lc2st<DB: DrawingBackend>(
             .map_err(drawing(PLOT))?
             .label("observed")
             .legend(|(x, y)| PathElement::new([(x, y), (x + 20, y)], TRUTH_COLOUR.stroke_width(2)));
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK.mix(0.3))
-            .label_font(("sans-serif", 11))
-            .draw()
-            .map_err(drawing(PLOT))?;
+        draw_legend(&mut chart, SeriesLabelPosition::UpperRight, PLOT)?;
         root.present().map_err(drawing(PLOT))?;
     }
     Ok(())
@@ -820,14 +822,7 @@ fn draw_training<DB: DrawingBackend>(
                 .label(format!("kept epoch {}", report.best_epoch))
                 .legend(|(x, y)| PathElement::new([(x, y), (x + 20, y)], BLACK.mix(0.5)));
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK.mix(0.3))
-            .label_font(("sans-serif", 11))
-            .draw()
-            .map_err(drawing(PLOT))?;
+        draw_legend(&mut chart, SeriesLabelPosition::UpperRight, PLOT)?;
         root.present().map_err(drawing(PLOT))?;
     }
     Ok(())
@@ -948,14 +943,7 @@ fn draw_curves<DB: DrawingBackend>(
                 .map_err(drawing(PLOT))?;
         }
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::LowerRight)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK.mix(0.3))
-        .label_font(("sans-serif", 11))
-        .draw()
-        .map_err(drawing(PLOT))?;
+    draw_legend(&mut chart, SeriesLabelPosition::LowerRight, PLOT)?;
     root.present().map_err(drawing(PLOT))?;
     Ok(())
 }

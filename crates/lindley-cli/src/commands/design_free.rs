@@ -4,8 +4,10 @@
 
 use anyhow::{Context, Result, bail};
 use lindley::boed::eig::{ContrastiveEig, ContrastiveKind, EigEstimator, FlowEig, FlowEigConfig, FlowEigKind};
-use lindley::boed::optimize::{GradientFreeConfig, GradientFreeMethod, estimator_objective, optimize_gradient_free};
-use ndarray::{Array2, ArrayView2};
+use lindley::boed::optimize::{
+    EigObjective, GradientFreeConfig, GradientFreeMethod, estimator_objective, optimize_gradient_free,
+};
+use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -43,43 +45,42 @@ pub fn run(args: DesignArgs) -> Result<()> {
     }
     let pce = ContrastiveEig::new(ContrastiveKind::Pce, args.pce_outer, args.pce_inner);
     let flows;
-    let mut objective: Box<dyn FnMut(ArrayView2<f64>, u64) -> lindley::Result<Vec<f64>> + '_> =
-        match args.estimator.as_str() {
-            "pce" => {
-                let Some(explicit) = target.explicit() else {
-                    bail!(
-                        "PCE needs the likelihood, which the simulator-only '{}' does not have; use ba or nle",
-                        args.problem
-                    );
-                };
-                Box::new(estimator_objective(move |d, s| pce.estimate(explicit, d, s)))
-            }
-            other => match other.parse::<FlowEigKind>() {
-                Ok(kind) => {
-                    if kind == FlowEigKind::BarberAgakov && args.theta_samples.is_some() {
-                        bail!("--theta-samples has no density, which the Barber-Agakov bound (ba) needs");
-                    }
-                    target.check_kind(kind, &args.problem)?;
-                    eprintln!(
-                        "training the '{}' flows on {} simulations over the design box of {} …",
-                        kind.name(),
-                        settings.flows.simulations,
-                        args.problem
-                    );
-                    flows = FlowEig::train(target.simulator(), &[kind], &settings.flows, None, args.seed)
-                        .with_context(|| format!("training the '{}' flows", kind.name()))?;
-                    let (target, flows) = (&target, &flows);
-                    Box::new(estimator_objective(move |d, s| target.score(flows, d, s)))
+    let mut objective: Box<dyn EigObjective + '_> = match args.estimator.as_str() {
+        "pce" => {
+            let Some(explicit) = target.explicit() else {
+                bail!(
+                    "PCE needs the likelihood, which the simulator-only '{}' does not have; use ba or nle",
+                    args.problem
+                );
+            };
+            Box::new(estimator_objective(move |d, s| pce.estimate(explicit, d, s)))
+        }
+        other => match other.parse::<FlowEigKind>() {
+            Ok(kind) => {
+                if kind == FlowEigKind::BarberAgakov && args.theta_samples.is_some() {
+                    bail!("--theta-samples has no density, which the Barber-Agakov bound (ba) needs");
                 }
-                Err(_) => bail!(
-                    "--optimizer {} needs --estimator pce, ba, nle or upper, not '{other}' (the online critics are \
+                target.check_kind(kind, &args.problem)?;
+                eprintln!(
+                    "training the '{}' flows on {} simulations over the design box of {} …",
+                    kind.name(),
+                    settings.flows.simulations,
+                    args.problem
+                );
+                flows = FlowEig::train(target.simulator(), &[kind], &settings.flows, None, args.seed)
+                    .with_context(|| format!("training the '{}' flows", kind.name()))?;
+                let (target, flows) = (&target, &flows);
+                Box::new(estimator_objective(move |d, s| target.score(flows, d, s)))
+            }
+            Err(_) => bail!(
+                "--optimizer {} needs --estimator pce, ba, nle or upper, not '{other}' (the online critics are \
                      trained at the current designs by MPR-GA: use --optimizer mprga)",
-                    method.name()
-                ),
-            },
-        };
+                method.name()
+            ),
+        },
+    };
     let bar = progress::counter(&format!("{} {}", method.name(), args.problem), config.iterations as u64);
-    let result = optimize_gradient_free(&target.simulator().design_box(), &mut objective, &config, &mut |p| {
+    let result = optimize_gradient_free(&target.simulator().design_box(), objective.as_mut(), &config, &mut |p| {
         bar.set_length(p.steps as u64);
         bar.set_position(p.step as u64);
         bar.set_message(format!("best EIG {:.4} · {} running", p.best_eig, p.running));

@@ -34,7 +34,7 @@ pub struct DesignTraceArgs {
     /// EIG surface: CSV written by `lindley eig` (design columns, `eig`, `stderr`), e.g. on a grid.
     #[arg(long)]
     surface: Option<PathBuf>,
-    /// Output SVG file.
+    /// Output file: .svg or .png (the extension chooses the format).
     #[arg(long)]
     out: PathBuf,
 }
@@ -45,7 +45,7 @@ pub struct EigSurfaceArgs {
     /// CSV written by `lindley eig` (design columns, then `eig` and `stderr`).
     #[arg(long)]
     eig: PathBuf,
-    /// Output SVG file.
+    /// Output file: .svg or .png (the extension chooses the format).
     #[arg(long)]
     out: PathBuf,
 }
@@ -62,7 +62,7 @@ pub struct SequentialPlotArgs {
     /// Index of the rollout drawn (0-based).
     #[arg(long, default_value_t = 0)]
     rollout: usize,
-    /// Output SVG file.
+    /// Output file: .svg or .png (the extension chooses the format).
     #[arg(long)]
     out: PathBuf,
 }

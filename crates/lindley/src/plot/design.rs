@@ -8,7 +8,7 @@ use plotters::coord::Shift;
 use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 
-use super::{Figure, Kind, REFERENCE_COLOUR, SAMPLE_COLOUR, TRUTH_COLOUR, drawing};
+use super::{Figure, Kind, REFERENCE_COLOUR, SAMPLE_COLOUR, TRUTH_COLOUR, draw_legend, drawing};
 use crate::boed::problems::DesignBox;
 use crate::boed::sequential::SequentialRun;
 use crate::{Error, Result};
@@ -17,6 +17,9 @@ use crate::{Error, Result};
 pub const PATH_COLOUR: RGBColor = RGBColor(228, 26, 28);
 /// Colour of posterior particles.
 const PARTICLE_COLOUR: RGBColor = RGBColor(120, 120, 120);
+
+/// An EIG surface (designs `[n, 2]` and their EIG) with the range of its values.
+pub(super) type RangedSurface<'a> = ((ArrayView2<'a, f64>, &'a [f64]), (f64, f64));
 
 /// A chart with f64 axes on any backend.
 type Chart<'a, DB> = ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
@@ -197,7 +200,7 @@ pub(super) fn draw_design_trace<DB: DrawingBackend>(
     paths: &[Vec<Vec<f64>>],
     chosen: Option<&[f64]>,
     bounds: &DesignBox,
-    surface: Option<((ArrayView2<f64>, &[f64]), (f64, f64))>,
+    surface: Option<RangedSurface<'_>>,
     caption: &str,
 ) -> Result<()> {
     const PLOT: &str = "design trace plot";
@@ -375,6 +378,33 @@ pub(super) fn draw_eig_surface<DB: DrawingBackend>(
     Ok(())
 }
 
+/// A chart of values in [0, 1.1·`high`] over the steps 1…`steps` on `area`, its axes drawn with
+/// whole-step ticks.
+fn step_chart<'a, DB: DrawingBackend>(
+    area: &'a DrawingArea<DB, Shift>,
+    caption: &str,
+    steps: usize,
+    high: f64,
+) -> Result<Chart<'a, DB>> {
+    const PLOT: &str = "sequential plot";
+    let mut chart = ChartBuilder::on(area)
+        .margin(10)
+        .caption(caption, ("sans-serif", 13))
+        .x_label_area_size(30)
+        .y_label_area_size(45)
+        .build_cartesian_2d(0.5..steps as f64 + 0.5, 0.0..high * 1.1)
+        .map_err(drawing(PLOT))?;
+    chart
+        .configure_mesh()
+        .disable_mesh()
+        .x_desc("step")
+        .x_label_formatter(&step_label)
+        .label_style(("sans-serif", 10))
+        .draw()
+        .map_err(drawing(PLOT))?;
+    Ok(chart)
+}
+
 /// A tick label on a step axis: the step number at whole steps, nothing between them.
 fn step_label(v: &f64) -> String {
     if (v - v.round()).abs() < 1e-9 { format!("{v:.0}") } else { String::new() }
@@ -435,7 +465,7 @@ pub(super) fn draw_sequential<DB: DrawingBackend>(
     const PLOT: &str = "sequential plot";
     let (dim, steps, p) = (bounds.dim(), run.steps.len(), run.true_theta.len());
     root.fill(&WHITE).map_err(drawing(PLOT))?;
-    let root = root.titled(&title, ("sans-serif", 16)).map_err(drawing(PLOT))?;
+    let root = root.titled(title, ("sans-serif", 16)).map_err(drawing(PLOT))?;
     let (left, right) = root.split_horizontally(540);
     let (top, bottom) = right.split_vertically(260);
     // Design plane (or design against step for one coordinate).
@@ -515,21 +545,7 @@ pub(super) fn draw_sequential<DB: DrawingBackend>(
         })
         .collect();
     let high = estimates.iter().map(|e| e.1 + e.2).fold(0.1f64, f64::max);
-    let mut chart = ChartBuilder::on(&top)
-        .margin(10)
-        .caption("estimated EIG of the chosen design (nats)", ("sans-serif", 13))
-        .x_label_area_size(30)
-        .y_label_area_size(45)
-        .build_cartesian_2d(0.5..steps as f64 + 0.5, 0.0..high * 1.1)
-        .map_err(drawing(PLOT))?;
-    chart
-        .configure_mesh()
-        .disable_mesh()
-        .x_desc("step")
-        .x_label_formatter(&step_label)
-        .label_style(("sans-serif", 10))
-        .draw()
-        .map_err(drawing(PLOT))?;
+    let mut chart = step_chart(&top, "estimated EIG of the chosen design (nats)", steps, high)?;
     chart
         .draw_series(
             estimates
@@ -545,21 +561,7 @@ pub(super) fn draw_sequential<DB: DrawingBackend>(
         run.steps[t].posterior_sd.get(j).copied().filter(|v| v.is_finite()).unwrap_or(0.0)
     });
     let top_sd = sds.iter().copied().fold(0.1f64, f64::max);
-    let mut chart = ChartBuilder::on(&bottom)
-        .margin(10)
-        .caption("posterior standard deviation per parameter", ("sans-serif", 13))
-        .x_label_area_size(30)
-        .y_label_area_size(45)
-        .build_cartesian_2d(0.5..steps as f64 + 0.5, 0.0..top_sd * 1.1)
-        .map_err(drawing(PLOT))?;
-    chart
-        .configure_mesh()
-        .disable_mesh()
-        .x_desc("step")
-        .x_label_formatter(&step_label)
-        .label_style(("sans-serif", 10))
-        .draw()
-        .map_err(drawing(PLOT))?;
+    let mut chart = step_chart(&bottom, "posterior standard deviation per parameter", steps, top_sd)?;
     let palette = [SAMPLE_COLOUR, REFERENCE_COLOUR, RGBColor(44, 160, 44), RGBColor(148, 103, 189)];
     for j in 0..p {
         let colour = palette[j % palette.len()];
@@ -571,14 +573,7 @@ pub(super) fn draw_sequential<DB: DrawingBackend>(
             .legend(move |(x, y)| PathElement::new([(x, y), (x + 16, y)], colour.stroke_width(2)));
     }
     if p > 0 {
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK.mix(0.3))
-            .label_font(("sans-serif", 10))
-            .draw()
-            .map_err(drawing(PLOT))?;
+        draw_legend(&mut chart, SeriesLabelPosition::UpperRight, PLOT)?;
     }
     root.present().map_err(drawing(PLOT))?;
     Ok(())

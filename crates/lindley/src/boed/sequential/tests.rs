@@ -5,8 +5,8 @@ use ndarray::{Array1, Array2, array};
 
 use super::*;
 use crate::boed::eig::CriticConfig;
-use crate::boed::problems::{DesignSimulator, LinearGaussian};
 use crate::boed::problems::linear_gaussian::LINEAR_GAUSSIAN_NOISE_SD as NOISE_SD;
+use crate::boed::problems::{DesignSimulator, LinearGaussian};
 
 fn linear_gaussian() -> Result<Box<dyn DifferentiableProblem>> {
     Ok(Box::new(LinearGaussian::new(2)?))
