@@ -88,8 +88,9 @@ fn trained_infonce_bound_is_below_and_within_ten_percent_of_analytic_eig() {
     let losses = critic.fit(&problem, designs.view(), 300, &mut rng).unwrap();
     assert!(losses.iter().all(|l| l.is_finite()));
     let contrasts = 255;
-    let infonce = critic.estimate(&problem, designs.view(), CriticObjective::InfoNce, 4000, contrasts, 9).unwrap();
-    let nwj = critic.estimate(&problem, designs.view(), CriticObjective::Nwj, 4000, contrasts, 9).unwrap();
+    let infonce =
+        critic.estimate_bound(&problem, designs.view(), CriticObjective::InfoNce, 4000, contrasts, 9).unwrap();
+    let nwj = critic.estimate_bound(&problem, designs.view(), CriticObjective::Nwj, 4000, contrasts, 9).unwrap();
     for (j, design) in designs.outer_iter().enumerate() {
         let truth = problem.analytic_eig(design).unwrap();
         let e = infonce[j];
@@ -436,7 +437,7 @@ fn npe_nre_critic_trained_by_bce_on_parameter_samples_is_a_tight_lower_bound() {
     let config = CriticConfig { objective: CriticObjective::Bce, ..small_critic() };
     let mut critic = InfoNce::new(&problem, config, &mut rng, &device).unwrap();
     critic.fit(&problem, designs.view(), 300, &mut rng).unwrap();
-    let estimates = critic.estimate(&problem, designs.view(), CriticObjective::InfoNce, 4000, 255, 9).unwrap();
+    let estimates = critic.estimate_bound(&problem, designs.view(), CriticObjective::InfoNce, 4000, 255, 9).unwrap();
     check_against_truth("NPE-NRE (BCE critic) p2", &base, designs.view(), &estimates, 0.1, Some(Ordering::Less));
 }
 

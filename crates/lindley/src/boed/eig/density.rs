@@ -15,20 +15,20 @@
 
 use std::time::Instant;
 
-use burn::optim::{AdamWConfig, ModuleOptimizer};
 use burn::prelude::*;
 use ndarray::{Array2, ArrayView2, Axis, concatenate, s};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 
 use super::contrastive::summarise;
-use super::infonce::{CriticConfig, SimulationBatch, draw_inputs, simulate_at, summarise as summarise_f32};
+use super::infonce::{CriticConfig, SimulationBatch};
+use super::online::{OnlineBound, OnlineEig};
 use super::{DesignSimulations, EigEstimate, EigEstimator, simulate_designs};
 use crate::boed::problems::{DesignProblem, DesignSimulator, DifferentiableProblem};
 use crate::flows::{ConditionalDensity, ConditionalEstimator, EstimatorConfig, Standardizer};
 use crate::rng::{LindleyRng, substream};
 use crate::tensor_ops::{matrix_to_tensor, tensor_to_matrix, tensor_to_vec, vector};
-use crate::train::{TrainConfig, TrainReport, online_step, train};
+use crate::train::{TrainConfig, TrainReport, train};
 use crate::{Error, Result};
 
 /// Rows scored by a density at once.
@@ -124,6 +124,25 @@ impl DensityRole {
             DensityRole::Likelihood => (sims.y.clone(), join(sims.theta.view(), sims.design.view())),
             DensityRole::Marginal => (sims.y.clone(), sims.design.clone()),
         }
+    }
+
+    /// A fresh flow of `estimator` in this role on `device`, initialised from `rng`, with its
+    /// inputs and context z-scored by the statistics of the `pilot` simulations.
+    pub(crate) fn flow_from_pilot(
+        &self,
+        estimator: &EstimatorConfig,
+        pilot: &DesignSimulations,
+        rng: &mut LindleyRng,
+        device: &Device,
+    ) -> Result<ConditionalEstimator> {
+        let (inputs, context) = self.columns(pilot);
+        ConditionalEstimator::new(
+            estimator,
+            Standardizer::fit(inputs.view()),
+            Standardizer::fit(context.view()),
+            rng,
+            device,
+        )
     }
 }
 
@@ -454,27 +473,51 @@ impl EigEstimator for FlowEig {
     }
 }
 
-/// Pilot simulations for the standardisation of an [`OnlineBarberAgakov`] flow.
-const PILOT_ROWS: usize = 4096;
-
 /// The Barber–Agakov bound E[log q(θ | y, ξ) − log p(θ)] with a posterior flow q(θ | y, ξ)
-/// trained online on fresh pathwise simulations at the current designs (one AdamW step at a time
-/// with linear warm-up and global gradient-norm clipping, as [`InfoNce`](super::InfoNce) trains
-/// its critic) and differentiable in ξ through a [`DifferentiableProblem`]'s simulator, through
-/// both y = g(θ, ξ, ε) and the flow's context: the BA model of MPR-GA. With q fixed, the pathwise
-/// gradient ∇ξ E_{θ,ε}[log q(θ | g(θ, ξ, ε), ξ)] is the gradient of the bound (log p(θ) does not
-/// depend on ξ).
-pub struct OnlineBarberAgakov {
-    flow: ConditionalEstimator,
-    optimizer: ModuleOptimizer,
-    training: CriticConfig,
-    steps: usize,
-    device: Device,
-}
+/// trained online on fresh pathwise simulations at the current designs (an [`OnlineEig`] with the
+/// [`PosteriorLoss`]: one AdamW step at a time with linear warm-up and global gradient-norm
+/// clipping, as [`InfoNce`](super::InfoNce) trains its critic) and differentiable in ξ through a
+/// [`DifferentiableProblem`]'s simulator, through both y = g(θ, ξ, ε) and the flow's context: the
+/// BA model of MPR-GA. With q fixed, the pathwise gradient ∇ξ E_{θ,ε}[log q(θ | g(θ, ξ, ε), ξ)] is
+/// the gradient of the bound (log p(θ) does not depend on ξ).
+pub type OnlineBarberAgakov = OnlineEig<PosteriorLoss>;
 
-impl std::fmt::Debug for OnlineBarberAgakov {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("OnlineBarberAgakov").field("training", &self.training).field("steps", &self.steps).finish()
+/// The training loss of an [`OnlineBarberAgakov`] flow: its negative log-likelihood
+/// −E[log q(θ | y, ξ)] on the joint simulations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PosteriorLoss;
+
+impl OnlineBound for PosteriorLoss {
+    type Network = ConditionalEstimator;
+
+    const WHAT: &'static str = "the posterior flow";
+
+    const CONTRASTS: bool = false;
+
+    fn loss(
+        &self,
+        flow: &ConditionalEstimator,
+        _: &CriticConfig,
+        _: &dyn DifferentiableProblem,
+        batch: SimulationBatch,
+        _: &mut LindleyRng,
+    ) -> Result<Tensor<1>> {
+        Ok(flow.log_prob(batch.theta, Tensor::cat(vec![batch.y, batch.design], 1)).mean().neg())
+    }
+
+    /// Per-row terms log q(θᵢ | yᵢ, ξᵢ) − log p(θᵢ) (no contrasts).
+    fn terms(
+        &self,
+        flow: &ConditionalEstimator,
+        problem: &dyn DifferentiableProblem,
+        batch: &SimulationBatch,
+        _: usize,
+        _: &mut LindleyRng,
+    ) -> Result<Tensor<1>> {
+        let log_prior = problem.log_prior(tensor_to_matrix(batch.theta.clone()).view())?;
+        let log_prior: Vec<f32> = log_prior.iter().map(|&v| v as f32).collect();
+        let context = Tensor::cat(vec![batch.y.clone(), batch.design.clone()], 1);
+        Ok(flow.log_prob(batch.theta.clone(), context) - vector(&log_prior, &batch.theta.device()))
     }
 }
 
@@ -490,106 +533,8 @@ impl OnlineBarberAgakov {
         rng: &mut LindleyRng,
         device: &Device,
     ) -> Result<Self> {
-        training.validate()?;
-        let pilot = simulate_designs(problem, None, PILOT_ROWS, rng)?.finite();
-        if pilot.len() < 2 {
-            return Err(Error::Simulator(format!(
-                "{}: fewer than 2 of {PILOT_ROWS} pilot simulations (for the posterior flow's standardisation) are finite",
-                problem.name()
-            )));
-        }
-        let (inputs, context) = DensityRole::Posterior.columns(&pilot);
-        let flow = ConditionalEstimator::new(
-            estimator,
-            Standardizer::fit(inputs.view()),
-            Standardizer::fit(context.view()),
-            rng,
-            device,
-        )?;
-        let optimizer = AdamWConfig::new().with_epsilon(1e-8).with_weight_decay(training.weight_decay as f32).init();
-        Ok(OnlineBarberAgakov { flow, optimizer, training, steps: 0, device: device.clone() })
-    }
-
-    /// The posterior flow q(θ | [y, ξ]).
-    pub fn flow(&self) -> &ConditionalEstimator {
-        &self.flow
-    }
-
-    /// Training steps taken so far.
-    pub fn steps(&self) -> usize {
-        self.steps
-    }
-
-    /// Per-row terms log q(θᵢ | yᵢ, ξᵢ) − log p(θᵢ) of a batch under `flow`; differentiable in the
-    /// designs when the batch was simulated from designs that require gradients (freeze the flow
-    /// with `no_grad` to leave its parameters out).
-    pub fn batch_terms(
-        flow: &ConditionalEstimator,
-        problem: &dyn DifferentiableProblem,
-        batch: &SimulationBatch,
-    ) -> Result<Tensor<1>> {
-        let log_prior = problem.log_prior(tensor_to_matrix(batch.theta.clone()).view())?;
-        let log_prior: Vec<f32> = log_prior.iter().map(|&v| v as f32).collect();
-        let context = Tensor::cat(vec![batch.y.clone(), batch.design.clone()], 1);
-        Ok(flow.log_prob(batch.theta.clone(), context) - vector(&log_prior, &batch.theta.device()))
-    }
-
-    /// One AdamW step of the flow's negative log-likelihood on `batch_size` fresh simulations at
-    /// `designs [M, Dξ]` (design m gets rows m, m + M, …). Returns the loss; a non-finite loss is
-    /// an [`Error::Training`].
-    pub fn train_step(
-        &mut self,
-        problem: &dyn DifferentiableProblem,
-        designs: ArrayView2<f64>,
-        rng: &mut LindleyRng,
-    ) -> Result<f64> {
-        let m = designs.nrows();
-        if m == 0 {
-            return Err(Error::InvalidInput("posterior flow training needs at least one design".into()));
-        }
-        let rows = self.training.batch_size;
-        let spread = Array2::from_shape_fn((rows, designs.ncols()), |(i, j)| designs[[i % m, j]]);
-        let design = matrix_to_tensor(spread.view(), &self.device);
-        let (theta, noise) = draw_inputs(problem, rows, rng, &self.device);
-        let y = problem.simulate_tensor(theta.clone(), design.clone(), noise);
-        let loss = self.flow.log_prob(theta, Tensor::cat(vec![y, design], 1)).mean().neg();
-        let (flow, value) = online_step(
-            self.flow.clone(),
-            &mut self.optimizer,
-            loss,
-            &mut self.steps,
-            self.training.learning_rate,
-            self.training.warmup_steps,
-            self.training.clip_grad_norm,
-            "the posterior flow",
-        )?;
-        self.flow = flow;
-        Ok(value)
-    }
-
-    /// The BA bound at every row of `designs [m, Dξ]` from `outer` fresh pathwise simulations per
-    /// design, with the same draws at every design (common random numbers), without gradients;
-    /// a failed simulation makes that design's estimate NaN.
-    pub fn estimate(
-        &self,
-        problem: &dyn DifferentiableProblem,
-        designs: ArrayView2<f64>,
-        outer: usize,
-        seed: u64,
-    ) -> Result<Vec<EigEstimate>> {
-        if outer < 2 {
-            return Err(Error::InvalidInput(format!("BA EIG needs at least 2 outer samples, got {outer}")));
-        }
-        problem.design_box().check(designs)?;
-        let flow = self.flow.valid();
-        let device = self.device.clone().inner();
-        let mut out = Vec::with_capacity(designs.nrows());
-        for design in designs.outer_iter() {
-            let mut rng = substream(seed, OUTER_STREAM);
-            let one = matrix_to_tensor(design.insert_axis(Axis(0)), &device);
-            let batch = simulate_at(problem, one, outer, &mut rng);
-            out.push(summarise_f32(&tensor_to_vec(Self::batch_terms(&flow, problem, &batch)?)));
-        }
-        Ok(out)
+        OnlineEig::from_pilot(problem, PosteriorLoss, training, rng, device, |pilot, _, rng| {
+            DensityRole::Posterior.flow_from_pilot(estimator, pilot, rng, device)
+        })
     }
 }

@@ -14,22 +14,18 @@
 //! current designs with AdamW, a linear learning-rate warm-up and global gradient-norm clipping.
 
 use burn::module::Param;
-use burn::optim::{AdamWConfig, ModuleOptimizer};
 use burn::prelude::*;
 use burn::tensor::activation::{relu, softplus};
-use ndarray::{Array2, ArrayView2, Axis};
+use ndarray::{Array2, ArrayView2};
 use serde::{Deserialize, Serialize};
 
-use super::{EigEstimate, simulate_designs};
+use super::online::{OnlineBound, OnlineEig};
+use super::{DesignSimulations, EigEstimate};
 use crate::boed::problems::{DifferentiableProblem, standard_normal};
 use crate::nn::Dense;
-use crate::rng::{LindleyRng, substream};
-use crate::tensor_ops::{logsumexp_last, matrix_to_tensor, tensor_to_vec};
-use crate::train::online_step;
+use crate::rng::LindleyRng;
+use crate::tensor_ops::{logsumexp_last, matrix_to_tensor};
 use crate::{Error, Result};
-
-/// Number of pilot simulations used for the critic's input standardisation.
-const PILOT_ROWS: usize = 4096;
 
 /// Which bound a critic is trained on or scored with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -228,18 +224,45 @@ pub(crate) fn bound_terms(scores: Tensor<2>, objective: CriticObjective) -> Tens
 }
 
 /// A critic T(θ, y, ξ) for one differentiable problem, with its optimiser state, trained online
-/// on simulations at given designs; scores designs by InfoNCE or NWJ.
-pub struct InfoNce {
-    critic: Critic,
-    optimizer: ModuleOptimizer,
-    config: CriticConfig,
-    steps: usize,
-    device: Device,
-}
+/// on simulations at given designs (an [`OnlineEig`] with the [`CriticLoss`]); scores designs by
+/// InfoNCE or NWJ.
+pub type InfoNce = OnlineEig<CriticLoss>;
 
-impl std::fmt::Debug for InfoNce {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("InfoNce").field("config", &self.config).field("steps", &self.steps).finish()
+/// The training loss of an [`InfoNce`] critic: the negated bound of [`CriticConfig::objective`]
+/// (or the BCE loss) over in-batch contrasts in blocks of [`CriticConfig::contrast_block`] rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CriticLoss;
+
+impl OnlineBound for CriticLoss {
+    type Network = Critic;
+
+    const WHAT: &'static str = "the critic";
+
+    fn loss(
+        &self,
+        critic: &Critic,
+        training: &CriticConfig,
+        problem: &dyn DifferentiableProblem,
+        batch: SimulationBatch,
+        rng: &mut LindleyRng,
+    ) -> Result<Tensor<1>> {
+        let terms = InfoNce::batch_terms(critic, problem, &batch, training.objective, training.contrast_block, rng);
+        Ok(match training.objective {
+            CriticObjective::Bce => terms.mean(),
+            _ => terms.mean().neg(),
+        })
+    }
+
+    /// The InfoNCE terms of [`InfoNce::batch_terms`].
+    fn terms(
+        &self,
+        critic: &Critic,
+        problem: &dyn DifferentiableProblem,
+        batch: &SimulationBatch,
+        contrast_block: usize,
+        rng: &mut LindleyRng,
+    ) -> Result<Tensor<1>> {
+        Ok(InfoNce::batch_terms(critic, problem, batch, CriticObjective::InfoNce, contrast_block, rng))
     }
 }
 
@@ -282,31 +305,22 @@ pub fn simulate_at(
     SimulationBatch { theta, design, y }
 }
 
-impl InfoNce {
-    /// A fresh critic for `problem` on `device` (an autodiff device for training), initialised
-    /// from `rng`. Inputs are standardised with the mean and standard deviation of θ and y over
-    /// a pilot batch of prior draws simulated at designs uniform in the box (non-finite
-    /// simulations left out), and ξ with the box's centre and half-width.
-    pub fn new(
+impl Critic {
+    /// A fresh critic of `config`'s architecture on `device`, initialised from `rng`: θ and y are
+    /// standardised with their mean and standard deviation over the `pilot` simulations, ξ with
+    /// the design box's centre and half-width.
+    fn from_pilot(
         problem: &dyn DifferentiableProblem,
-        config: CriticConfig,
+        pilot: &DesignSimulations,
+        config: &CriticConfig,
         rng: &mut LindleyRng,
         device: &Device,
-    ) -> Result<Self> {
-        config.validate()?;
+    ) -> Critic {
         let bounds = problem.design_box();
         let (p, dy, dx) = (problem.parameter_dim(), problem.observation_dim(), problem.design_dim());
-        let pilot = simulate_designs(problem, None, PILOT_ROWS, rng)?.finite();
-        if pilot.len() < 2 {
-            return Err(Error::Simulator(format!(
-                "{}: fewer than 2 of {PILOT_ROWS} pilot simulations (for the critic's input standardisation) are finite",
-                problem.name()
-            )));
-        }
-        let (theta, y) = (pilot.theta, pilot.y);
         let mut shift = Vec::with_capacity(p + dy + dx);
         let mut scale = Vec::with_capacity(p + dy + dx);
-        for column in theta.columns().into_iter().chain(y.columns()) {
+        for column in pilot.theta.columns().into_iter().chain(pilot.y.columns()) {
             let mean = column.mean().unwrap_or(0.0);
             let sd = column.std(1.0);
             shift.push(mean as f32);
@@ -324,24 +338,34 @@ impl InfoNce {
         let norms =
             if config.layer_norm { config.hidden.iter().map(|&h| LayerNorm::new(h, device)).collect() } else { vec![] };
         let output = Dense::new(*config.hidden.last().expect("validated"), 1, 1.0, rng, device);
-        let critic = Critic { shift: row(shift), scale: row(scale), layers, norms, output, parameters: p };
-        let optimizer = AdamWConfig::new().with_epsilon(1e-8).with_weight_decay(config.weight_decay as f32).init();
-        Ok(InfoNce { critic, optimizer, config, steps: 0, device: device.clone() })
+        Critic { shift: row(shift), scale: row(scale), layers, norms, output, parameters: p }
+    }
+}
+
+impl InfoNce {
+    /// A fresh critic for `problem` on `device` (an autodiff device for training), initialised
+    /// from `rng`. Inputs are standardised with the mean and standard deviation of θ and y over
+    /// a pilot batch of prior draws simulated at designs uniform in the box (non-finite
+    /// simulations left out), and ξ with the box's centre and half-width.
+    pub fn new(
+        problem: &dyn DifferentiableProblem,
+        config: CriticConfig,
+        rng: &mut LindleyRng,
+        device: &Device,
+    ) -> Result<Self> {
+        OnlineEig::from_pilot(problem, CriticLoss, config, rng, device, |pilot, config, rng| {
+            Ok(Critic::from_pilot(problem, pilot, config, rng, device))
+        })
     }
 
     /// The settings in force.
     pub fn config(&self) -> &CriticConfig {
-        &self.config
+        self.training()
     }
 
     /// The critic network.
     pub fn critic(&self) -> &Critic {
-        &self.critic
-    }
-
-    /// Training steps taken so far.
-    pub fn steps(&self) -> usize {
-        self.steps
+        self.network()
     }
 
     /// Per-row terms of `objective` for a batch, in blocks of `contrast_block` rows: the pool of
@@ -361,64 +385,12 @@ impl InfoNce {
         })
     }
 
-    /// One AdamW step of the critic on `batch_size` fresh simulations at `designs [M, Dξ]`
-    /// (design m gets rows m, m + M, …, so the batch is spread evenly over the designs). Returns
-    /// the training loss (the negated bound, or the BCE loss); a non-finite loss is an
-    /// [`Error::Training`].
-    pub fn train_step(
-        &mut self,
-        problem: &dyn DifferentiableProblem,
-        designs: ArrayView2<f64>,
-        rng: &mut LindleyRng,
-    ) -> Result<f64> {
-        let m = designs.nrows();
-        if m == 0 {
-            return Err(Error::InvalidInput("critic training needs at least one design".into()));
-        }
-        let rows = self.config.batch_size;
-        let spread = Array2::from_shape_fn((rows, designs.ncols()), |(i, j)| designs[[i % m, j]]);
-        let design = matrix_to_tensor(spread.view(), &self.device);
-        let (theta, noise) = draw_inputs(problem, rows, rng, &self.device);
-        let y = problem.simulate_tensor(theta.clone(), design.clone(), noise);
-        let batch = SimulationBatch { theta, design, y };
-        let terms =
-            Self::batch_terms(&self.critic, problem, &batch, self.config.objective, self.config.contrast_block, rng);
-        let loss = match self.config.objective {
-            CriticObjective::Bce => terms.mean(),
-            _ => terms.mean().neg(),
-        };
-        let (critic, value) = online_step(
-            self.critic.clone(),
-            &mut self.optimizer,
-            loss,
-            &mut self.steps,
-            self.config.learning_rate,
-            self.config.warmup_steps,
-            self.config.clip_grad_norm,
-            "the critic",
-        )?;
-        self.critic = critic;
-        Ok(value)
-    }
-
-    /// Train for `steps` steps at fixed `designs` (see [`InfoNce::train_step`]); returns the
-    /// loss of every step.
-    pub fn fit(
-        &mut self,
-        problem: &dyn DifferentiableProblem,
-        designs: ArrayView2<f64>,
-        steps: usize,
-        rng: &mut LindleyRng,
-    ) -> Result<Vec<f64>> {
-        problem.design_box().check(designs)?;
-        (0..steps).map(|_| self.train_step(problem, designs, rng)).collect()
-    }
-
     /// Estimate `bound` (InfoNCE or NWJ) at every row of `designs [m, Dξ]` from `outer` fresh
     /// simulations per design, with `contrasts` + 1 parameter draws per pool (in-batch), without
     /// gradients; reproducible from `seed`, with the same random draws at every design (common
-    /// random numbers). The standard error is over the per-row terms.
-    pub fn estimate(
+    /// random numbers). The standard error is over the per-row terms. ([`OnlineEig::estimate`]
+    /// is this with InfoNCE.)
+    pub fn estimate_bound(
         &self,
         problem: &dyn DifferentiableProblem,
         designs: ArrayView2<f64>,
@@ -430,25 +402,9 @@ impl InfoNce {
         if bound == CriticObjective::Bce {
             return Err(Error::InvalidInput("BCE is a training loss, not a bound: score with InfoNCE or NWJ".into()));
         }
-        if outer < 2 || contrasts == 0 {
-            return Err(Error::InvalidInput(format!(
-                "critic EIG needs at least 2 outer samples and 1 contrast (got {outer} and {contrasts})"
-            )));
-        }
-        problem.design_box().check(designs)?;
-        let critic = self.critic.valid();
-        let device = self.device.clone().inner();
-        let mut out = Vec::with_capacity(designs.nrows());
-        for design in designs.outer_iter() {
-            // The same draws (θ, ε, contrasts) at every design: common random numbers, so that
-            // differences between designs are not blurred by sampling noise.
-            let mut rng = substream(seed, 0);
-            let one = matrix_to_tensor(design.insert_axis(Axis(0)), &device);
-            let batch = simulate_at(problem, one, outer, &mut rng);
-            let terms = Self::batch_terms(&critic, problem, &batch, bound, contrasts + 1, &mut rng);
-            out.push(summarise(&tensor_to_vec(terms)));
-        }
-        Ok(out)
+        self.estimate_with(problem, designs, outer, contrasts, seed, |critic, batch, rng| {
+            Ok(Self::batch_terms(critic, problem, batch, bound, contrasts + 1, rng))
+        })
     }
 }
 

@@ -14,24 +14,16 @@
 //! so with the true likelihood they would be exactly PCE with L = block − 1; for any q they stay
 //! below log(L + 1).
 
-use burn::optim::{AdamWConfig, ModuleOptimizer};
 use burn::prelude::*;
-use ndarray::{Array2, ArrayView2, Axis};
 use serde::{Deserialize, Serialize};
 
-use super::infonce::{
-    CriticConfig, CriticObjective, SimulationBatch, bound_terms, contrast_blocks, draw_inputs, simulate_at, summarise,
-};
-use super::{DensityRole, EigEstimate, simulate_designs};
+use super::DensityRole;
+use super::infonce::{CriticConfig, CriticObjective, SimulationBatch, bound_terms, contrast_blocks};
+use super::online::{OnlineBound, OnlineEig};
 use crate::boed::problems::DifferentiableProblem;
-use crate::flows::{ConditionalDensity, ConditionalEstimator, EstimatorConfig, Standardizer};
-use crate::rng::{LindleyRng, substream};
-use crate::tensor_ops::matrix_to_tensor;
-use crate::train::online_step;
+use crate::flows::{ConditionalDensity, ConditionalEstimator, EstimatorConfig};
+use crate::rng::LindleyRng;
 use crate::{Error, Result};
-
-/// Pilot simulations for the flow's standardisation.
-const PILOT_ROWS: usize = 4096;
 
 /// How an [`OnlineLikelihood`] flow is trained.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -50,23 +42,60 @@ pub enum LikelihoodObjective {
 pub const DEFAULT_INCE_LAMBDA: f64 = 0.05;
 
 /// A likelihood flow q(y | θ, ξ) trained online at the current designs, scored as a contrastive
-/// EIG bound with T = log q (see the module documentation).
-pub struct OnlineLikelihood {
-    flow: ConditionalEstimator,
-    optimizer: ModuleOptimizer,
-    training: CriticConfig,
-    objective: LikelihoodObjective,
-    steps: usize,
-    device: Device,
-}
+/// EIG bound with T = log q (see the module documentation): an [`OnlineEig`] whose bound is the
+/// flow's [`LikelihoodObjective`].
+pub type OnlineLikelihood = OnlineEig<LikelihoodObjective>;
 
-impl std::fmt::Debug for OnlineLikelihood {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("OnlineLikelihood")
-            .field("objective", &self.objective)
-            .field("training", &self.training)
-            .field("steps", &self.steps)
-            .finish()
+impl OnlineBound for LikelihoodObjective {
+    type Network = ConditionalEstimator;
+
+    const WHAT: &'static str = "the likelihood flow";
+
+    /// λ of INCE-λ must be finite and non-negative.
+    fn validate(&self) -> Result<()> {
+        if let LikelihoodObjective::InceLambda { lambda } = *self
+            && !(lambda >= 0.0 && lambda.is_finite())
+        {
+            return Err(Error::InvalidInput(format!("INCE-λ needs a finite λ ≥ 0, got {lambda}")));
+        }
+        Ok(())
+    }
+
+    fn loss(
+        &self,
+        flow: &ConditionalEstimator,
+        training: &CriticConfig,
+        problem: &dyn DifferentiableProblem,
+        batch: SimulationBatch,
+        rng: &mut LindleyRng,
+    ) -> Result<Tensor<1>> {
+        let context = Tensor::cat(vec![batch.theta.clone(), batch.design.clone()], 1);
+        let joint = flow.log_prob(batch.y.clone(), context).mean();
+        Ok(match *self {
+            LikelihoodObjective::MaximumLikelihood => joint.neg(),
+            LikelihoodObjective::InceLambda { lambda } => {
+                let terms = self.terms(flow, problem, &batch, training.contrast_block, rng)?;
+                (terms.mean() + joint.mul_scalar(lambda)).neg()
+            }
+        })
+    }
+
+    /// Per-row InfoNCE terms with T = log q(y | θ, ξ) (in-batch contrasts in blocks of
+    /// `contrast_block`, see [`InfoNce::batch_terms`](super::InfoNce::batch_terms)):
+    /// log q(yᵢ | θᵢ, ξᵢ) − log((1/Q) Σⱼ q(yᵢ | θⱼ, ξᵢ)).
+    fn terms(
+        &self,
+        flow: &ConditionalEstimator,
+        problem: &dyn DifferentiableProblem,
+        batch: &SimulationBatch,
+        contrast_block: usize,
+        rng: &mut LindleyRng,
+    ) -> Result<Tensor<1>> {
+        Ok(contrast_blocks(problem, batch, contrast_block, rng, |pool, start, end| {
+            let y = batch.y.clone().slice(s![start..end, ..]);
+            let design = batch.design.clone().slice(s![start..end, ..]);
+            bound_terms(pair_log_likelihood(flow, pool, y, design), CriticObjective::InfoNce)
+        }))
     }
 }
 
@@ -95,151 +124,13 @@ impl OnlineLikelihood {
         rng: &mut LindleyRng,
         device: &Device,
     ) -> Result<Self> {
-        training.validate()?;
-        if let LikelihoodObjective::InceLambda { lambda } = objective
-            && !(lambda >= 0.0 && lambda.is_finite())
-        {
-            return Err(Error::InvalidInput(format!("INCE-λ needs a finite λ ≥ 0, got {lambda}")));
-        }
-        let pilot = simulate_designs(problem, None, PILOT_ROWS, rng)?.finite();
-        if pilot.len() < 2 {
-            return Err(Error::Simulator(format!(
-                "{}: fewer than 2 of {PILOT_ROWS} pilot simulations (for the likelihood flow's standardisation) are finite",
-                problem.name()
-            )));
-        }
-        let (inputs, context) = DensityRole::Likelihood.columns(&pilot);
-        let flow = ConditionalEstimator::new(
-            estimator,
-            Standardizer::fit(inputs.view()),
-            Standardizer::fit(context.view()),
-            rng,
-            device,
-        )?;
-        let optimizer = AdamWConfig::new().with_epsilon(1e-8).with_weight_decay(training.weight_decay as f32).init();
-        Ok(OnlineLikelihood { flow, optimizer, training, objective, steps: 0, device: device.clone() })
-    }
-
-    /// The likelihood flow q(y | [θ, ξ]).
-    pub fn flow(&self) -> &ConditionalEstimator {
-        &self.flow
+        OnlineEig::from_pilot(problem, objective, training, rng, device, |pilot, _, rng| {
+            DensityRole::Likelihood.flow_from_pilot(estimator, pilot, rng, device)
+        })
     }
 
     /// How the flow is trained.
     pub fn objective(&self) -> LikelihoodObjective {
-        self.objective
-    }
-
-    /// The training settings in force.
-    pub fn training(&self) -> &CriticConfig {
-        &self.training
-    }
-
-    /// Training steps taken so far.
-    pub fn steps(&self) -> usize {
-        self.steps
-    }
-
-    /// Per-row InfoNCE terms with T = log q(y | θ, ξ) (in-batch contrasts in blocks of
-    /// `contrast_block`, see [`InfoNce::batch_terms`](super::InfoNce::batch_terms)):
-    /// log q(yᵢ | θᵢ, ξᵢ) − log((1/Q) Σⱼ q(yᵢ | θⱼ, ξᵢ)). Differentiable in the designs when the
-    /// batch was simulated from designs that require gradients (freeze the flow with `no_grad` to
-    /// leave its parameters out).
-    pub fn batch_terms(
-        flow: &ConditionalEstimator,
-        problem: &dyn DifferentiableProblem,
-        batch: &SimulationBatch,
-        contrast_block: usize,
-        rng: &mut LindleyRng,
-    ) -> Tensor<1> {
-        contrast_blocks(problem, batch, contrast_block, rng, |pool, start, end| {
-            let y = batch.y.clone().slice(s![start..end, ..]);
-            let design = batch.design.clone().slice(s![start..end, ..]);
-            bound_terms(pair_log_likelihood(flow, pool, y, design), CriticObjective::InfoNce)
-        })
-    }
-
-    /// One AdamW step of the flow on `batch_size` fresh simulations at `designs [M, Dξ]` (design m
-    /// gets rows m, m + M, …) with the objective's loss; returns the loss. A non-finite loss is
-    /// an [`Error::Training`].
-    pub fn train_step(
-        &mut self,
-        problem: &dyn DifferentiableProblem,
-        designs: ArrayView2<f64>,
-        rng: &mut LindleyRng,
-    ) -> Result<f64> {
-        let m = designs.nrows();
-        if m == 0 {
-            return Err(Error::InvalidInput("likelihood flow training needs at least one design".into()));
-        }
-        let rows = self.training.batch_size;
-        let spread = Array2::from_shape_fn((rows, designs.ncols()), |(i, j)| designs[[i % m, j]]);
-        let design = matrix_to_tensor(spread.view(), &self.device);
-        let (theta, noise) = draw_inputs(problem, rows, rng, &self.device);
-        let y = problem.simulate_tensor(theta.clone(), design.clone(), noise);
-        let joint = self.flow.log_prob(y.clone(), Tensor::cat(vec![theta.clone(), design.clone()], 1)).mean();
-        let loss = match self.objective {
-            LikelihoodObjective::MaximumLikelihood => joint.neg(),
-            LikelihoodObjective::InceLambda { lambda } => {
-                let batch = SimulationBatch { theta, design, y };
-                let terms = Self::batch_terms(&self.flow, problem, &batch, self.training.contrast_block, rng);
-                (terms.mean() + joint.mul_scalar(lambda)).neg()
-            }
-        };
-        let (flow, value) = online_step(
-            self.flow.clone(),
-            &mut self.optimizer,
-            loss,
-            &mut self.steps,
-            self.training.learning_rate,
-            self.training.warmup_steps,
-            self.training.clip_grad_norm,
-            "the likelihood flow",
-        )?;
-        self.flow = flow;
-        Ok(value)
-    }
-
-    /// Train for `steps` steps at fixed `designs` (see [`OnlineLikelihood::train_step`]); returns
-    /// the loss of every step.
-    pub fn fit(
-        &mut self,
-        problem: &dyn DifferentiableProblem,
-        designs: ArrayView2<f64>,
-        steps: usize,
-        rng: &mut LindleyRng,
-    ) -> Result<Vec<f64>> {
-        problem.design_box().check(designs)?;
-        (0..steps).map(|_| self.train_step(problem, designs, rng)).collect()
-    }
-
-    /// The contrastive bound with T = log q at every row of `designs [m, Dξ]` from `outer` fresh
-    /// simulations per design with `contrasts` in-batch contrasts each, without gradients;
-    /// reproducible from `seed`, with the same draws at every design (common random numbers).
-    pub fn estimate(
-        &self,
-        problem: &dyn DifferentiableProblem,
-        designs: ArrayView2<f64>,
-        outer: usize,
-        contrasts: usize,
-        seed: u64,
-    ) -> Result<Vec<EigEstimate>> {
-        if outer < 2 || contrasts == 0 {
-            return Err(Error::InvalidInput(format!(
-                "likelihood-flow EIG needs at least 2 outer samples and 1 contrast (got {outer} and {contrasts})"
-            )));
-        }
-        problem.design_box().check(designs)?;
-        let flow = self.flow.valid();
-        let device = self.device.clone().inner();
-        let mut out = Vec::with_capacity(designs.nrows());
-        for design in designs.outer_iter() {
-            let mut rng = substream(seed, 0);
-            let one = matrix_to_tensor(design.insert_axis(Axis(0)), &device);
-            let batch = simulate_at(problem, one, outer, &mut rng);
-            let terms = Self::batch_terms(&flow, problem, &batch, contrasts + 1, &mut rng);
-            out.push(summarise(&crate::tensor_ops::tensor_to_vec(terms)));
-        }
-        Ok(out)
+        *self.bound()
     }
 }

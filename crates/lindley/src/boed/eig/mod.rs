@@ -6,17 +6,23 @@
 //! inner (contrastive) samples in chunks with a running log-sum-exp ([`RunningLogSumExp`]), so
 //! memory does not grow with the number of inner samples. The learned estimators: critics
 //! ([`infonce`]), flows amortised over designs ([`density`]) and likelihood flows used as critics
-//! ([`likelihood`]: NLE contrastive, INCE-λ).
+//! ([`likelihood`]: NLE contrastive, INCE-λ). The online-trained ones (the critic, the likelihood
+//! flow and the Barber–Agakov posterior flow of MPR-GA) share their pilot standardisation,
+//! training step and scoring through [`OnlineEig`] and differ only in an [`OnlineBound`].
 
 mod contrastive;
 pub mod density;
 pub mod infonce;
 pub mod likelihood;
+mod online;
 
 pub use contrastive::{ContrastiveEig, ContrastiveKind, DEFAULT_CHUNK, TrajectoryEig, snmc, spce};
-pub use density::{DensityRole, FlowEig, FlowEigConfig, FlowEigKind, LearnedDensity, OnlineBarberAgakov};
-pub use infonce::{CriticConfig, CriticObjective, InfoNce};
+pub use density::{
+    DensityRole, FlowEig, FlowEigConfig, FlowEigKind, LearnedDensity, OnlineBarberAgakov, PosteriorLoss,
+};
+pub use infonce::{CriticConfig, CriticLoss, CriticObjective, InfoNce};
 pub use likelihood::{DEFAULT_INCE_LAMBDA, LikelihoodObjective, OnlineLikelihood};
+pub use online::{OnlineBound, OnlineEig};
 
 use ndarray::{Array2, ArrayView2, Axis};
 use rand::Rng;

@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::boed::eig::EigEstimate;
 use crate::boed::eig::OnlineBarberAgakov;
-use crate::boed::eig::infonce::{CriticConfig, CriticObjective, InfoNce, SimulationBatch, simulate_at};
+use crate::boed::eig::infonce::{CriticConfig, InfoNce, simulate_at};
 use crate::boed::eig::likelihood::{DEFAULT_INCE_LAMBDA, LikelihoodObjective, OnlineLikelihood};
 use crate::boed::problems::{DesignBox, DifferentiableProblem};
 use crate::flows::{EstimatorConfig, EstimatorKind};
@@ -94,55 +94,18 @@ impl Model {
             }
         })
     }
-    fn train_step(
-        &mut self,
-        problem: &dyn DifferentiableProblem,
-        designs: ArrayView2<f64>,
-        rng: &mut LindleyRng,
-    ) -> Result<f64> {
-        match self {
-            Model::Critic(critic) => critic.train_step(problem, designs, rng),
-            Model::Posterior(flow) => flow.train_step(problem, designs, rng),
-            Model::Likelihood(flow) => flow.train_step(problem, designs, rng),
-        }
-    }
+}
 
-    /// Per-row bound terms of a pathwise batch with the model frozen (differentiable in ξ).
-    fn design_terms(
-        &self,
-        problem: &dyn DifferentiableProblem,
-        batch: &SimulationBatch,
-        contrast_block: usize,
-        rng: &mut LindleyRng,
-    ) -> Result<Tensor<1>> {
-        match self {
-            Model::Critic(critic) => {
-                let model = critic.critic().clone().no_grad();
-                Ok(InfoNce::batch_terms(&model, problem, batch, CriticObjective::InfoNce, contrast_block, rng))
-            }
-            Model::Posterior(flow) => OnlineBarberAgakov::batch_terms(&flow.flow().clone().no_grad(), problem, batch),
-            Model::Likelihood(flow) => {
-                Ok(OnlineLikelihood::batch_terms(&flow.flow().clone().no_grad(), problem, batch, contrast_block, rng))
-            }
+/// `$body` with `$m` bound to the [`OnlineEig`](crate::boed::eig::OnlineEig) inside whichever
+/// variant `$model` holds (all three offer the same generic training step and bound).
+macro_rules! with_model {
+    ($model:expr, $m:ident => $body:expr) => {
+        match $model {
+            Model::Critic($m) => $body,
+            Model::Posterior($m) => $body,
+            Model::Likelihood($m) => $body,
         }
-    }
-
-    fn rescore(
-        &self,
-        problem: &dyn DifferentiableProblem,
-        designs: ArrayView2<f64>,
-        outer: usize,
-        contrasts: usize,
-        seed: u64,
-    ) -> Result<Vec<EigEstimate>> {
-        match self {
-            Model::Critic(critic) => {
-                critic.estimate(problem, designs, CriticObjective::InfoNce, outer, contrasts, seed)
-            }
-            Model::Posterior(flow) => flow.estimate(problem, designs, outer, seed),
-            Model::Likelihood(flow) => flow.estimate(problem, designs, outer, contrasts, seed),
-        }
-    }
+    };
 }
 
 /// Settings of [`mprga`]; the defaults are the published ones for source finding.
@@ -491,14 +454,14 @@ pub fn mprga(
             )));
         }
         let current = designs.select(Axis(0), &active);
-        let critic_loss = model.train_step(problem, current.view(), &mut sim_rng)?;
+        let critic_loss = with_model!(&mut model, m => m.train_step(problem, current.view(), &mut sim_rng))?;
         simulations += config.critic.batch_size;
         let mut penalty = 0.0;
         if step >= config.burn_in {
             let input = matrix_to_tensor(current.view(), &device).require_grad();
             let batch = simulate_at(problem, input.clone(), config.samples_per_design, &mut sim_rng);
             simulations += 2 * active.len() * config.samples_per_design;
-            let terms = model.design_terms(problem, &batch, config.critic.contrast_block, &mut design_rng)?;
+            let terms = with_model!(&model, m => m.design_terms(problem, &batch, config.critic.contrast_block, &mut design_rng))?;
             let per_design: Tensor<1> =
                 terms.reshape([active.len(), config.samples_per_design]).mean_dim(1).squeeze_dim::<1>(1);
             let values = tensor_to_vec(per_design.clone());
@@ -584,13 +547,13 @@ pub fn mprga(
     if active.is_empty() {
         return Err(Error::Training("every MPR-GA restart stopped before the final re-scoring".into()));
     }
-    let scores = model.rescore(
+    let scores = with_model!(&model, m => m.estimate(
         problem,
         designs.select(Axis(0), &active).view(),
         config.rescore_batches * config.rescore_batch_size,
         config.critic.contrast_block - 1,
         config.seed.wrapping_add(0x5eed),
-    )?;
+    ))?;
     let mut restart_eig = vec![f64::NAN; m];
     let mut best: Option<(usize, f64, f64)> = None;
     for (&i, score) in active.iter().zip(&scores) {
@@ -656,7 +619,7 @@ pub fn learned_eig(
                 uniform.view()
             }
         };
-        model.train_step(problem, at, &mut sim_rng)?;
+        with_model!(&mut model, m => m.train_step(problem, at, &mut sim_rng))?;
     }
-    model.rescore(problem, designs, outer, contrasts, config.seed.wrapping_add(0x5eed))
+    with_model!(&model, m => m.estimate(problem, designs, outer, contrasts, config.seed.wrapping_add(0x5eed)))
 }
