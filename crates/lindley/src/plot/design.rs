@@ -205,21 +205,7 @@ pub(super) fn draw_design_trace<DB: DrawingBackend>(
 ) -> Result<()> {
     const PLOT: &str = "design trace plot";
     root.fill(&WHITE).map_err(drawing(PLOT))?;
-    let mut chart = ChartBuilder::on(root)
-        .margin(12)
-        .caption(caption, ("sans-serif", 15))
-        .x_label_area_size(40)
-        .y_label_area_size(50)
-        .build_cartesian_2d(bounds.low[0]..bounds.high[0], bounds.low[1]..bounds.high[1])
-        .map_err(drawing(PLOT))?;
-    chart
-        .configure_mesh()
-        .disable_mesh()
-        .x_desc("ξ₁")
-        .y_desc("ξ₂")
-        .label_style(("sans-serif", 11))
-        .draw()
-        .map_err(drawing(PLOT))?;
+    let mut chart = design_plane_chart(root, caption, 15, bounds, PLOT)?;
     if let Some(((points, values), range)) = surface {
         draw_heat(&mut chart, points, values, range, PLOT)?;
     }
@@ -378,6 +364,33 @@ pub(super) fn draw_eig_surface<DB: DrawingBackend>(
     Ok(())
 }
 
+/// A chart of the design plane (the first two coordinates of `bounds`, axes ξ₁ and ξ₂) on `area`,
+/// captioned in `caption_size` points, its axes drawn.
+fn design_plane_chart<'a, DB: DrawingBackend>(
+    area: &'a DrawingArea<DB, Shift>,
+    caption: &str,
+    caption_size: u32,
+    bounds: &DesignBox,
+    plot: &str,
+) -> Result<Chart<'a, DB>> {
+    let mut chart = ChartBuilder::on(area)
+        .margin(10)
+        .caption(caption, ("sans-serif", caption_size))
+        .x_label_area_size(40)
+        .y_label_area_size(50)
+        .build_cartesian_2d(bounds.low[0]..bounds.high[0], bounds.low[1]..bounds.high[1])
+        .map_err(drawing(plot))?;
+    chart
+        .configure_mesh()
+        .disable_mesh()
+        .x_desc("ξ₁")
+        .y_desc("ξ₂")
+        .label_style(("sans-serif", 11))
+        .draw()
+        .map_err(drawing(plot))?;
+    Ok(chart)
+}
+
 /// A chart of values in [0, 1.1·`high`] over the steps 1…`steps` on `area`, its axes drawn with
 /// whole-step ticks.
 fn step_chart<'a, DB: DrawingBackend>(
@@ -470,21 +483,8 @@ pub(super) fn draw_sequential<DB: DrawingBackend>(
     let (top, bottom) = right.split_vertically(260);
     // Design plane (or design against step for one coordinate).
     if dim >= 2 {
-        let mut chart = ChartBuilder::on(&left)
-            .margin(10)
-            .caption("designs, true parameters (red), final posterior (grey)", ("sans-serif", 13))
-            .x_label_area_size(35)
-            .y_label_area_size(45)
-            .build_cartesian_2d(bounds.low[0]..bounds.high[0], bounds.low[1]..bounds.high[1])
-            .map_err(drawing(PLOT))?;
-        chart
-            .configure_mesh()
-            .disable_mesh()
-            .x_desc("ξ₁")
-            .y_desc("ξ₂")
-            .label_style(("sans-serif", 11))
-            .draw()
-            .map_err(drawing(PLOT))?;
+        let caption = "designs, true parameters (red), final posterior (grey)";
+        let mut chart = design_plane_chart(&left, caption, 13, bounds, PLOT)?;
         let inside = |&(x, y): &(f64, f64)| {
             (bounds.low[0]..=bounds.high[0]).contains(&x) && (bounds.low[1]..=bounds.high[1]).contains(&y)
         };

@@ -16,7 +16,7 @@ use rand::{Rng, RngCore};
 use rand_distr::{Distribution, Exp1};
 use rayon::prelude::*;
 
-use super::{DesignBox, DesignSimulator, batch_rows, broadcast, check_cols, map_log_prior, standard_normal};
+use super::{DesignBox, DesignSimulator, broadcast, map_log_prior, simulation_rows, standard_normal};
 use crate::rng::{LindleyRng, seeded};
 use crate::{Error, Result};
 
@@ -125,11 +125,7 @@ fn map_paths<F>(
 where
     F: Fn(ArrayView1<f64>, ArrayView1<f64>, &mut LindleyRng, &mut [f64]) + Sync,
 {
-    let context = || format!("{} simulate", problem.name());
-    check_cols(context, "theta", theta, problem.parameter_dim())?;
-    check_cols(context, "design", design, problem.design_dim())?;
-    problem.design_box().check(design)?;
-    let n = batch_rows(context, &[("theta", theta.nrows()), ("design", design.nrows())])?;
+    let n = simulation_rows(problem, theta, design)?;
     let (theta, design) = (broadcast(&theta, n), broadcast(&design, n));
     let seeds: Vec<u64> = (0..n).map(|_| rng.next_u64()).collect();
     let dy = problem.observation_dim();

@@ -294,6 +294,20 @@ pub(crate) fn check_cols(context: impl Fn() -> String, name: &str, a: ArrayView2
     Ok(())
 }
 
+/// The number of rows of a simulation batch of `theta` and `design` (single rows broadcast),
+/// after checking their columns and the design box for [`DesignSimulator::simulate`].
+pub(crate) fn simulation_rows(
+    problem: &dyn DesignSimulator,
+    theta: ArrayView2<f64>,
+    design: ArrayView2<f64>,
+) -> Result<usize> {
+    let context = || format!("{} simulate", problem.name());
+    check_cols(context, "theta", theta, problem.parameter_dim())?;
+    check_cols(context, "design", design, problem.design_dim())?;
+    problem.design_box().check(design)?;
+    batch_rows(context, &[("theta", theta.nrows()), ("design", design.nrows())])
+}
+
 /// Validate shapes and the design box for [`DesignSimulator::simulate`], broadcast single rows,
 /// and fill output row i (length Dy) with `row(θᵢ, ξᵢ, rng, yᵢ)`, rows in order.
 pub(crate) fn map_simulation<F>(
@@ -306,11 +320,7 @@ pub(crate) fn map_simulation<F>(
 where
     F: FnMut(ArrayView1<f64>, ArrayView1<f64>, &mut LindleyRng, &mut [f64]),
 {
-    let context = || format!("{} simulate", problem.name());
-    check_cols(context, "theta", theta, problem.parameter_dim())?;
-    check_cols(context, "design", design, problem.design_dim())?;
-    problem.design_box().check(design)?;
-    let n = batch_rows(context, &[("theta", theta.nrows()), ("design", design.nrows())])?;
+    let n = simulation_rows(problem, theta, design)?;
     let (theta, design) = (broadcast(&theta, n), broadcast(&design, n));
     let dy = problem.observation_dim();
     let mut out = Array2::zeros((n, dy));
