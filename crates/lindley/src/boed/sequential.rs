@@ -219,22 +219,31 @@ pub struct SequentialRun {
 }
 
 impl SequentialRun {
-    /// The designs `[T, Dξ]`.
-    pub fn designs(&self) -> Array2<f64> {
-        rows_to_matrix(self.steps.iter().map(|s| s.design.as_slice()))
+    /// The designs `[T, Dξ]`; steps with designs of different lengths (a run read from a
+    /// hand-edited file) are an [`Error::InvalidInput`] naming the step.
+    pub fn designs(&self) -> Result<Array2<f64>> {
+        rows_to_matrix("design", self.steps.iter().map(|s| s.design.as_slice()))
     }
 
-    /// The observations `[T, Dy]`.
-    pub fn observations(&self) -> Array2<f64> {
-        rows_to_matrix(self.steps.iter().map(|s| s.observation.as_slice()))
+    /// The observations `[T, Dy]`, checked like [`SequentialRun::designs`].
+    pub fn observations(&self) -> Result<Array2<f64>> {
+        rows_to_matrix("observation", self.steps.iter().map(|s| s.observation.as_slice()))
     }
 }
 
-fn rows_to_matrix<'a>(rows: impl Iterator<Item = &'a [f64]> + Clone) -> Array2<f64> {
+/// The rows as a matrix; rows of different lengths are an error naming the first odd step.
+fn rows_to_matrix<'a>(what: &str, rows: impl Iterator<Item = &'a [f64]> + Clone) -> Result<Array2<f64>> {
     let n = rows.clone().count();
     let width = rows.clone().next().map_or(0, |r| r.len());
+    if let Some((step, row)) = rows.clone().enumerate().find(|(_, r)| r.len() != width) {
+        return Err(Error::InvalidInput(format!(
+            "sequential run: the {what} of step {} has {} values, step 1's has {width}",
+            step + 1,
+            row.len()
+        )));
+    }
     let flat: Vec<f64> = rows.flatten().copied().collect();
-    Array2::from_shape_vec((n, width), flat).expect("rows of equal length")
+    Array2::from_shape_vec((n, width), flat).map_err(|e| Error::InvalidInput(format!("sequential run: {e}")))
 }
 
 /// What happened, for progress display.
