@@ -517,15 +517,8 @@ fn barber_agakov_with_an_nsf_posterior_traces_the_nonlinear_1d_eig_curve_and_pic
         ContrastiveEig::new(ContrastiveKind::Nmc, 1000, 5000).estimate(problem.as_ref(), designs.view(), 3).unwrap();
     let config = FlowEigConfig {
         estimator: EstimatorConfig { kind: EstimatorKind::Nsf, transforms: 3, hidden: 48, ..Default::default() },
-        training: TrainConfig {
-            batch_size: 256,
-            learning_rate: 2e-3,
-            patience: 10,
-            max_epochs: 100,
-            ..Default::default()
-        },
-        simulations: 10_000,
         outer: 1000,
+        ..small_flows(10_000)
     };
     let ba = FlowEig::train(problem.as_ref(), &[FlowEigKind::BarberAgakov], &config, None, 1).unwrap();
     report_training("BA nonlinear-1d", &ba);

@@ -391,13 +391,14 @@ fn design_plane_chart<'a, DB: DrawingBackend>(
     Ok(chart)
 }
 
-/// A chart of values in [0, 1.1·`high`] over the steps 1…`steps` on `area`, its axes drawn with
-/// whole-step ticks.
+/// A chart over the steps 1…`steps` on `area` with values in `y` (labelled `y_desc` if given),
+/// its axes drawn with whole-step ticks.
 fn step_chart<'a, DB: DrawingBackend>(
     area: &'a DrawingArea<DB, Shift>,
     caption: &str,
     steps: usize,
-    high: f64,
+    y: std::ops::Range<f64>,
+    y_desc: Option<&str>,
 ) -> Result<Chart<'a, DB>> {
     const PLOT: &str = "sequential plot";
     let mut chart = ChartBuilder::on(area)
@@ -405,16 +406,14 @@ fn step_chart<'a, DB: DrawingBackend>(
         .caption(caption, ("sans-serif", 13))
         .x_label_area_size(30)
         .y_label_area_size(45)
-        .build_cartesian_2d(0.5..steps as f64 + 0.5, 0.0..high * 1.1)
+        .build_cartesian_2d(0.5..steps as f64 + 0.5, y)
         .map_err(drawing(PLOT))?;
-    chart
-        .configure_mesh()
-        .disable_mesh()
-        .x_desc("step")
-        .x_label_formatter(&step_label)
-        .label_style(("sans-serif", 10))
-        .draw()
-        .map_err(drawing(PLOT))?;
+    let mut mesh = chart.configure_mesh();
+    mesh.disable_mesh().x_desc("step").x_label_formatter(&step_label).label_style(("sans-serif", 10));
+    if let Some(y_desc) = y_desc {
+        mesh.y_desc(y_desc);
+    }
+    mesh.draw().map_err(drawing(PLOT))?;
     Ok(chart)
 }
 
@@ -515,22 +514,7 @@ pub(super) fn draw_sequential<DB: DrawingBackend>(
                 .map_err(drawing(PLOT))?;
         }
     } else {
-        let mut chart = ChartBuilder::on(&left)
-            .margin(10)
-            .caption("design per step", ("sans-serif", 13))
-            .x_label_area_size(35)
-            .y_label_area_size(45)
-            .build_cartesian_2d(0.5..steps as f64 + 0.5, bounds.low[0]..bounds.high[0])
-            .map_err(drawing(PLOT))?;
-        chart
-            .configure_mesh()
-            .disable_mesh()
-            .x_desc("step")
-            .x_label_formatter(&step_label)
-            .y_desc("ξ")
-            .label_style(("sans-serif", 11))
-            .draw()
-            .map_err(drawing(PLOT))?;
+        let mut chart = step_chart(&left, "design per step", steps, bounds.low[0]..bounds.high[0], Some("ξ"))?;
         let path: Vec<(f64, f64)> = run.steps.iter().map(|s| (s.step as f64, s.design[0])).collect();
         chart.draw_series(LineSeries::new(path.clone(), PATH_COLOUR.stroke_width(2))).map_err(drawing(PLOT))?;
         chart.draw_series(path.into_iter().map(|q| Circle::new(q, 4, PATH_COLOUR.filled()))).map_err(drawing(PLOT))?;
@@ -545,7 +529,7 @@ pub(super) fn draw_sequential<DB: DrawingBackend>(
         })
         .collect();
     let high = estimates.iter().map(|e| e.1 + e.2).fold(0.1f64, f64::max);
-    let mut chart = step_chart(&top, "estimated EIG of the chosen design (nats)", steps, high)?;
+    let mut chart = step_chart(&top, "estimated EIG of the chosen design (nats)", steps, 0.0..high * 1.1, None)?;
     chart
         .draw_series(
             estimates
@@ -561,7 +545,7 @@ pub(super) fn draw_sequential<DB: DrawingBackend>(
         run.steps[t].posterior_sd.get(j).copied().filter(|v| v.is_finite()).unwrap_or(0.0)
     });
     let top_sd = sds.iter().copied().fold(0.1f64, f64::max);
-    let mut chart = step_chart(&bottom, "posterior standard deviation per parameter", steps, top_sd)?;
+    let mut chart = step_chart(&bottom, "posterior standard deviation per parameter", steps, 0.0..top_sd * 1.1, None)?;
     let palette = [SAMPLE_COLOUR, REFERENCE_COLOUR, RGBColor(44, 160, 44), RGBColor(148, 103, 189)];
     for j in 0..p {
         let colour = palette[j % palette.len()];
