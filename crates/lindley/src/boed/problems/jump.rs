@@ -136,55 +136,56 @@ where
     Ok(out)
 }
 
-fn check_times(kind: &str, times: usize) -> Result<()> {
-    if times == 0 {
-        return Err(Error::InvalidInput(format!("the {kind} design problem needs at least one observation time")));
-    }
-    Ok(())
+/// A two-reaction jump process with two rates θ = (θ₁, θ₂) and its prior: the per-model part of
+/// an [`ObservationTimes`] design problem.
+pub trait JumpModel: std::fmt::Debug + Send + Sync + 'static {
+    /// The model's name in messages ("aphid", "SIR").
+    const FAMILY: &'static str;
+    /// Problem names for 1, 2, … observation times; more times take the last name.
+    const NAMES: &'static [&'static str];
+    /// Latest admissible observation time (the design box is [0, `MAX_TIME`]ⁿ).
+    const MAX_TIME: f64;
+    /// `n` prior draws of the rates, `[n, 2]`, drawn row after row from `rng`.
+    fn sample_prior(n: usize, rng: &mut LindleyRng) -> Array2<f64>;
+    /// The prior log-density of one row of rates (−∞ outside the support).
+    fn log_prior(rates: ArrayView1<f64>) -> f64;
+    /// The observed state at each of `times` on one exact path with `rates` (written to `y` in
+    /// the order of `times`); NaN for negative or non-finite rates.
+    fn path(rates: ArrayView1<f64>, times: ArrayView1<f64>, rng: &mut LindleyRng, y: &mut [f64]);
 }
 
-/// `aphid-n`: the aphid population model of Matis et al. (2007) and Gillespie & Golightly (2010),
-/// the implicit design problem of Gillespie & Boys (2019, arXiv 1803.04254), Ao & Li (2020,
-/// LB-KLD) and Dong et al. (2024, vOED-NFs, case 4). State (N, C), aphids alive and cumulative
-/// births, from N₀ = C₀ = 28; births N → N+1, C → C+1 at rate λN; deaths N → N−1 at rate μNC.
-/// Only N is observed, at n times ξ ∈ [0, 50]ⁿ (days, any order). Prior: (λ, μ) bivariate normal
-/// with means (0.246, 0.000134), standard deviations (0.0079, 0.00002) and correlation 0.356,
-/// restricted to λ, μ > 0 (whose excluded mass, Φ(−6.7) ≈ 10⁻¹¹, is ignored in the density) —
-/// Gillespie & Golightly's posterior with standard deviations inflated tenfold, as in Gillespie &
-/// Boys' design code. Published optimal times: n = 1: 21; n = 2: (17, 27–28); EIG lower bounds
-/// ≈ 1.18 (n = 1) and 1.88 (n = 2) nats.
-#[derive(Debug, Clone, Copy)]
-pub struct Aphid {
+/// A jump process of [`JumpModel`] `M` observed at n design times ξ ∈ [0, `M::MAX_TIME`]ⁿ (any
+/// order): θ = the two rates, y = the observed state at each time.
+#[derive(Debug)]
+pub struct ObservationTimes<M: JumpModel> {
     times: usize,
     name: &'static str,
+    model: std::marker::PhantomData<M>,
 }
 
-impl Aphid {
-    /// The problem with `times` observation times (1 to 4 have names `aphid-1` … `aphid-4`;
-    /// more are allowed and named `aphid-n`). Zero times is an error.
+impl<M: JumpModel> Clone for ObservationTimes<M> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<M: JumpModel> Copy for ObservationTimes<M> {}
+
+impl<M: JumpModel> ObservationTimes<M> {
+    /// The problem with `times` observation times, named from `M::NAMES`. Zero times is an error.
     pub fn new(times: usize) -> Result<Self> {
-        check_times("aphid", times)?;
-        let name = match times {
-            1 => "aphid-1",
-            2 => "aphid-2",
-            3 => "aphid-3",
-            4 => "aphid-4",
-            _ => "aphid-n",
-        };
-        Ok(Aphid { times, name })
-    }
-
-    const PROCESS: TwoReactionProcess =
-        TwoReactionProcess { initial: [APHID_INITIAL, APHID_INITIAL], jumps: [[1.0, 1.0], [-1.0, 0.0]], observed: 0 };
-
-    /// N at each of `times` on one exact path with birth rate `lambda` and death rate `mu`
-    /// (written to `y` in the order of `times`); NaN for negative or non-finite rates.
-    pub fn path(lambda: f64, mu: f64, times: ArrayView1<f64>, rng: &mut LindleyRng, y: &mut [f64]) {
-        Self::PROCESS.path(|s| [lambda * s[0], mu * s[0] * s[1]], times, rng, y);
+        if times == 0 {
+            return Err(Error::InvalidInput(format!(
+                "the {} design problem needs at least one observation time",
+                M::FAMILY
+            )));
+        }
+        let name = M::NAMES[(times - 1).min(M::NAMES.len() - 1)];
+        Ok(ObservationTimes { times, name, model: std::marker::PhantomData })
     }
 }
 
-impl DesignSimulator for Aphid {
+impl<M: JumpModel> DesignSimulator for ObservationTimes<M> {
     fn name(&self) -> &str {
         self.name
     }
@@ -198,11 +199,55 @@ impl DesignSimulator for Aphid {
         self.times
     }
     fn design_box(&self) -> DesignBox {
-        DesignBox::uniform(self.times, 0.0, APHID_MAX_TIME)
+        DesignBox::uniform(self.times, 0.0, M::MAX_TIME)
     }
+    fn sample_prior(&self, n: usize, rng: &mut LindleyRng) -> Array2<f64> {
+        M::sample_prior(n, rng)
+    }
+    fn log_prior(&self, theta: ArrayView2<f64>) -> Result<Array1<f64>> {
+        map_log_prior(self, theta, M::log_prior)
+    }
+    /// Exact paths; a row with negative or non-finite rates is NaN (a failed simulation).
+    fn simulate(&self, theta: ArrayView2<f64>, design: ArrayView2<f64>, rng: &mut LindleyRng) -> Result<Array2<f64>> {
+        map_paths(self, theta, design, rng, M::path)
+    }
+    fn exchangeable_design(&self) -> bool {
+        true
+    }
+}
+
+/// `aphid-n`: the aphid population model (see [`AphidModel`]) observed at n times.
+pub type Aphid = ObservationTimes<AphidModel>;
+
+/// `sir`, `sir-2`: the stochastic SIR epidemic (see [`SirModel`]) observed at n times.
+pub type Sir = ObservationTimes<SirModel>;
+
+/// The aphid population model of Matis et al. (2007) and Gillespie & Golightly (2010), the
+/// implicit design problem of Gillespie & Boys (2019, arXiv 1803.04254), Ao & Li (2020, LB-KLD)
+/// and Dong et al. (2024, vOED-NFs, case 4). State (N, C), aphids alive and cumulative births,
+/// from N₀ = C₀ = 28; births N → N+1, C → C+1 at rate λN; deaths N → N−1 at rate μNC. Only N is
+/// observed, at n times ξ ∈ [0, 50]ⁿ (days). Prior: (λ, μ) bivariate normal with means
+/// (0.246, 0.000134), standard deviations (0.0079, 0.00002) and correlation 0.356, restricted to
+/// λ, μ > 0 (whose excluded mass, Φ(−6.7) ≈ 10⁻¹¹, is ignored in the density) — Gillespie &
+/// Golightly's posterior with standard deviations inflated tenfold, as in Gillespie & Boys' design
+/// code. Published optimal times: n = 1: 21; n = 2: (17, 27–28); EIG lower bounds ≈ 1.18 (n = 1)
+/// and 1.88 (n = 2) nats.
+#[derive(Debug, Clone, Copy)]
+pub struct AphidModel;
+
+impl AphidModel {
+    const PROCESS: TwoReactionProcess =
+        TwoReactionProcess { initial: [APHID_INITIAL, APHID_INITIAL], jumps: [[1.0, 1.0], [-1.0, 0.0]], observed: 0 };
+}
+
+impl JumpModel for AphidModel {
+    const FAMILY: &'static str = "aphid";
+    const NAMES: &'static [&'static str] = &["aphid-1", "aphid-2", "aphid-3", "aphid-4", "aphid-n"];
+    const MAX_TIME: f64 = APHID_MAX_TIME;
+
     /// Correlated normal draws (two standard normals per attempt), redrawn in the (practically
     /// impossible) case of a non-positive rate.
-    fn sample_prior(&self, n: usize, rng: &mut LindleyRng) -> Array2<f64> {
+    fn sample_prior(n: usize, rng: &mut LindleyRng) -> Array2<f64> {
         let [m1, m2] = APHID_PRIOR_MEAN;
         let [s1, s2] = APHID_PRIOR_SD;
         let rho = APHID_PRIOR_CORRELATION;
@@ -222,96 +267,62 @@ impl DesignSimulator for Aphid {
         }
         out
     }
+
     /// The bivariate normal log-density, −∞ unless λ, μ > 0.
-    fn log_prior(&self, theta: ArrayView2<f64>) -> Result<Array1<f64>> {
+    fn log_prior(t: ArrayView1<f64>) -> f64 {
         let [m1, m2] = APHID_PRIOR_MEAN;
         let [s1, s2] = APHID_PRIOR_SD;
         let rho = APHID_PRIOR_CORRELATION;
+        if !(t[0] > 0.0 && t[1] > 0.0) {
+            return f64::NEG_INFINITY;
+        }
         let one_minus = 1.0 - rho * rho;
         let log_norm = -(2.0 * std::f64::consts::PI * s1 * s2 * one_minus.sqrt()).ln();
-        map_log_prior(self, theta, |t| {
-            if !(t[0] > 0.0 && t[1] > 0.0) {
-                return f64::NEG_INFINITY;
-            }
-            let (z1, z2) = ((t[0] - m1) / s1, (t[1] - m2) / s2);
-            log_norm - (z1 * z1 - 2.0 * rho * z1 * z2 + z2 * z2) / (2.0 * one_minus)
-        })
+        let (z1, z2) = ((t[0] - m1) / s1, (t[1] - m2) / s2);
+        log_norm - (z1 * z1 - 2.0 * rho * z1 * z2 + z2 * z2) / (2.0 * one_minus)
     }
-    /// Exact paths; a row with negative or non-finite rates is NaN (a failed simulation).
-    fn simulate(&self, theta: ArrayView2<f64>, design: ArrayView2<f64>, rng: &mut LindleyRng) -> Result<Array2<f64>> {
-        map_paths(self, theta, design, rng, |t, x, rng, y| Self::path(t[0], t[1], x, rng, y))
-    }
-    fn exchangeable_design(&self) -> bool {
-        true
+
+    /// N at each time, with birth rate λ = `rates[0]` and death rate μ = `rates[1]`.
+    fn path(rates: ArrayView1<f64>, times: ArrayView1<f64>, rng: &mut LindleyRng, y: &mut [f64]) {
+        let (lambda, mu) = (rates[0], rates[1]);
+        Self::PROCESS.path(|s| [lambda * s[0], mu * s[0] * s[1]], times, rng, y);
     }
 }
 
-/// `sir` (one observation time) and `sir-2` (two): the stochastic SIR epidemic of Kleinegesse &
-/// Gutmann (2020, MINEBED) and Kleinegesse, Drovandi & Gutmann (2021): a population of N = 50 with
-/// S₀ = 49 susceptible and I₀ = 1 infected; infections S → S−1, I → I+1 at rate βSI/N, recoveries
-/// I → I−1 at rate γI. The number infected I(t) is observed at the design times t ∈ [0, 100]
-/// (any order). Prior: β, γ ~ U(0, 0.5) independent.
+/// The stochastic SIR epidemic of Kleinegesse & Gutmann (2020, MINEBED) and Kleinegesse, Drovandi
+/// & Gutmann (2021): a population of N = 50 with S₀ = 49 susceptible and I₀ = 1 infected;
+/// infections S → S−1, I → I+1 at rate βSI/N, recoveries I → I−1 at rate γI. The number infected
+/// I(t) is observed at the design times t ∈ [0, 100]. Prior: β, γ ~ U(0, 0.5) independent.
 #[derive(Debug, Clone, Copy)]
-pub struct Sir {
-    times: usize,
-    name: &'static str,
-}
+pub struct SirModel;
 
-impl Sir {
-    /// The problem with `times` observation times (`sir` for one, `sir-2` for two, `sir-n`
-    /// otherwise). Zero times is an error.
-    pub fn new(times: usize) -> Result<Self> {
-        check_times("SIR", times)?;
-        let name = match times {
-            1 => "sir",
-            2 => "sir-2",
-            _ => "sir-n",
-        };
-        Ok(Sir { times, name })
-    }
-
+impl SirModel {
     const PROCESS: TwoReactionProcess =
         TwoReactionProcess { initial: [SIR_POPULATION - 1.0, 1.0], jumps: [[-1.0, 1.0], [0.0, -1.0]], observed: 1 };
-
-    /// I at each of `times` on one exact path with infection rate `beta` and recovery rate `gamma`
-    /// (written to `y` in the order of `times`); NaN for negative or non-finite rates.
-    pub fn path(beta: f64, gamma: f64, times: ArrayView1<f64>, rng: &mut LindleyRng, y: &mut [f64]) {
-        Self::PROCESS.path(|s| [beta * s[0] * s[1] / SIR_POPULATION, gamma * s[1]], times, rng, y);
-    }
 }
 
-impl DesignSimulator for Sir {
-    fn name(&self) -> &str {
-        self.name
-    }
-    fn parameter_dim(&self) -> usize {
-        2
-    }
-    fn design_dim(&self) -> usize {
-        self.times
-    }
-    fn observation_dim(&self) -> usize {
-        self.times
-    }
-    fn design_box(&self) -> DesignBox {
-        DesignBox::uniform(self.times, 0.0, SIR_MAX_TIME)
-    }
-    fn sample_prior(&self, n: usize, rng: &mut LindleyRng) -> Array2<f64> {
+impl JumpModel for SirModel {
+    const FAMILY: &'static str = "SIR";
+    const NAMES: &'static [&'static str] = &["sir", "sir-2", "sir-n"];
+    const MAX_TIME: f64 = SIR_MAX_TIME;
+
+    fn sample_prior(n: usize, rng: &mut LindleyRng) -> Array2<f64> {
         Array2::from_shape_fn((n, 2), |_| SIR_PRIOR_HIGH * rng.random::<f64>())
     }
+
     /// log(1/0.5²) = log 4 on [0, 0.5]², −∞ outside.
-    fn log_prior(&self, theta: ArrayView2<f64>) -> Result<Array1<f64>> {
-        let inside = (1.0 / (SIR_PRIOR_HIGH * SIR_PRIOR_HIGH)).ln();
-        map_log_prior(self, theta, |t| {
-            if t.iter().all(|v| (0.0..=SIR_PRIOR_HIGH).contains(v)) { inside } else { f64::NEG_INFINITY }
-        })
+    fn log_prior(t: ArrayView1<f64>) -> f64 {
+        if t.iter().all(|v| (0.0..=SIR_PRIOR_HIGH).contains(v)) {
+            (1.0 / (SIR_PRIOR_HIGH * SIR_PRIOR_HIGH)).ln()
+        } else {
+            f64::NEG_INFINITY
+        }
     }
-    /// Exact paths; a row with negative or non-finite rates is NaN (a failed simulation).
-    fn simulate(&self, theta: ArrayView2<f64>, design: ArrayView2<f64>, rng: &mut LindleyRng) -> Result<Array2<f64>> {
-        map_paths(self, theta, design, rng, |t, x, rng, y| Self::path(t[0], t[1], x, rng, y))
-    }
-    fn exchangeable_design(&self) -> bool {
-        true
+
+    /// I at each time, with infection rate β = `rates[0]` and recovery rate γ = `rates[1]`.
+    fn path(rates: ArrayView1<f64>, times: ArrayView1<f64>, rng: &mut LindleyRng, y: &mut [f64]) {
+        let (beta, gamma) = (rates[0], rates[1]);
+        Self::PROCESS.path(|s| [beta * s[0] * s[1] / SIR_POPULATION, gamma * s[1]], times, rng, y);
     }
 }
 

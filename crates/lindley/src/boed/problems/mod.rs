@@ -24,7 +24,7 @@ pub use ces::Ces;
 pub use differentiable::{
     DIFFERENTIABLE_PROBLEM_NAMES, DifferentiableProblem, check_tensor_shapes, differentiable_problem,
 };
-pub use jump::{Aphid, Sir};
+pub use jump::{Aphid, AphidModel, JumpModel, ObservationTimes, Sir, SirModel};
 pub use linear_gaussian::LinearGaussian;
 pub use nonlinear::Nonlinear1d;
 pub use particles::ParticlePrior;
