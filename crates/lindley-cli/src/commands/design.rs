@@ -35,13 +35,13 @@ pub struct DesignArgs {
     /// --theta-samples (e.g. NPE posterior samples from `lindley sample`; without them from the
     /// prior). nle-pce: NLE contrastive, PCE with a likelihood flow q(y | θ, ξ) trained online by
     /// maximum likelihood. ince: INCE-λ, InfoNCE with T = log q(y | θ, ξ), q trained on InfoNCE +
-    /// λ·log q (--ince-lambda). ba: the Barber–Agakov lower bound with a
-    /// posterior flow q(θ | y, ξ) — MPR-GA with the flow trained online on a differentiable
-    /// problem, candidate search (below) on the others. nle (NLE direct estimator with flows
-    /// q(y | θ, ξ) and q(y | ξ)), upper (marginal upper bound with a flow q(y | ξ) and the true
-    /// likelihood): candidate search — flows amortised over the design box are trained once, every
-    /// candidate design (--restarts uniform in the box, or --prior-samples) is scored, and the best
-    /// is kept (no gradient steps).
+    /// λ·log q (--ince-lambda). ba (the Barber–Agakov lower bound with a posterior flow
+    /// q(θ | y, ξ)) and nle (the NLE direct estimator with flows q(y | θ, ξ) and q(y | ξ)): MPR-GA
+    /// with the flows trained online on a differentiable problem, candidate search (below) on the
+    /// others. upper (marginal upper bound with a flow q(y | ξ) and the true likelihood), and ba
+    /// and nle on simulator-only problems: candidate search — flows amortised over the design box
+    /// are trained once, every candidate design (--restarts uniform in the box, or
+    /// --prior-samples) is scored, and the best is kept (no gradient steps).
     #[arg(long, default_value = "infonce")]
     pub estimator: String,
     /// Number of parallel restarts M (MPR-GA), or of candidate designs (nle, upper).
@@ -217,12 +217,12 @@ pub fn run_design(args: DesignArgs) -> Result<()> {
         };
         return run_design_learned(args, kind);
     }
-    let (estimator, objective) = match online_estimator(&args.estimator) {
-        Some(found) => found,
-        None if args.estimator == "ba" && differentiable_problem(&args.problem).is_ok() => {
-            (MprgaEstimator::BarberAgakov, None)
-        }
-        None => {
+    let differentiable = differentiable_problem(&args.problem).is_ok();
+    let (estimator, objective) = match (online_estimator(&args.estimator), args.estimator.as_str()) {
+        (Some(found), _) => found,
+        (None, "ba") if differentiable => (MprgaEstimator::BarberAgakov, None),
+        (None, "nle") if differentiable => (MprgaEstimator::NleDirect, None),
+        (None, _) => {
             let Ok(kind) = args.estimator.parse::<FlowEigKind>() else {
                 bail!("unknown design estimator '{}'; available: {DESIGN_ESTIMATORS}", args.estimator);
             };

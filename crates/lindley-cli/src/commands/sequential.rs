@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
+use lindley::boed::optimize::MprgaEstimator;
 use lindley::boed::problems::{DifferentiableProblem, differentiable_problem};
 use lindley::boed::sequential::{
     DesignStarts, RolloutSummary, SequentialConfig, SequentialEvent, SequentialPolicy, rollouts,
@@ -25,7 +26,8 @@ pub struct SequentialArgs {
     #[arg(long)]
     pub steps: Option<usize>,
     /// EIG bound MPR-GA ascends at every adaptive step: infonce (or nre), npe-nre (critic trained
-    /// by BCE), nle-pce, ince. (ba needs a prior density, which the particle posterior lacks.)
+    /// by BCE), nle-pce, ince, nle (NLE direct, likelihood and marginal flows). (ba needs a prior
+    /// density, which the particle posterior lacks.)
     #[arg(long, default_value = "infonce")]
     pub estimator: String,
     /// MPR-GA restarts M per step.
@@ -75,9 +77,13 @@ pub struct SequentialArgs {
 
 /// Run `lindley sequential`.
 pub fn run(args: SequentialArgs) -> Result<()> {
-    let Some((estimator, objective)) = super::design::online_estimator(&args.estimator) else {
+    let found = match args.estimator.as_str() {
+        "nle" => Some((MprgaEstimator::NleDirect, None)),
+        other => super::design::online_estimator(other),
+    };
+    let Some((estimator, objective)) = found else {
         bail!(
-            "unknown sequential design estimator '{}'; available: infonce (nre), npe-nre, nle-pce, ince",
+            "unknown sequential design estimator '{}'; available: infonce (nre), npe-nre, nle-pce, ince, nle",
             args.estimator
         );
     };

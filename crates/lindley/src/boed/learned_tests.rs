@@ -10,7 +10,7 @@ use rand::Rng;
 use super::eig::infonce::simulate_at;
 use super::eig::{
     ContrastiveEig, ContrastiveKind, CriticConfig, CriticObjective, DEFAULT_INCE_LAMBDA, DensityRole, EigEstimate,
-    EigEstimator, FlowEig, FlowEigConfig, FlowEigKind, InfoNce, LikelihoodObjective, OnlineLikelihood,
+    EigEstimator, FlowEig, FlowEigConfig, FlowEigKind, InfoNce, LikelihoodObjective, OnlineLikelihood, OnlineNleDirect,
 };
 use super::optimize::{MprgaConfig, MprgaEstimator, mprga};
 use super::problems::{
@@ -424,6 +424,28 @@ fn ince_lambda_is_a_tight_lower_bound() {
 }
 
 #[test]
+fn online_nle_direct_estimator_is_within_ten_percent_of_analytic_eig() {
+    let problem = LinearGaussian::new(2).unwrap();
+    let designs = array![[1.0, 1.0], [1.0, -0.4], [-0.6, 0.8]];
+    let device = Device::flex().autodiff();
+    let mut rng = seeded(23);
+    let training = CriticConfig { batch_size: 256, learning_rate: 3e-3, ..small_critic() };
+    let mut flows = OnlineNleDirect::new(&problem, &small_likelihood_flow(), training, &mut rng, &device).unwrap();
+    let losses = flows.fit(&problem, designs.view(), 250, &mut rng).unwrap();
+    assert!(losses.iter().all(|l| l.is_finite()));
+    // The contrast count is unused by the direct estimator (no contrasts).
+    let estimates = flows.estimate(&problem, designs.view(), 2000, 0, 9).unwrap();
+    check_against_truth("NLE direct (online) p2", &problem, designs.view(), &estimates, 0.1, None);
+    // Untrained flows are far off: the check above is not met by chance.
+    let untrained = OnlineNleDirect::new(&problem, &small_likelihood_flow(), small_critic(), &mut seeded(23), &device)
+        .unwrap()
+        .estimate(&problem, designs.view(), 2000, 0, 9)
+        .unwrap();
+    let far = designs.outer_iter().zip(&untrained).any(|(d, e)| (e.eig - problem.analytic_eig(d).unwrap()).abs() > 0.1);
+    assert!(far, "untrained NLE direct flows already match the analytic EIG: {untrained:?}");
+}
+
+#[test]
 fn npe_nre_critic_trained_by_bce_on_parameter_samples_is_a_tight_lower_bound() {
     // θ comes from a sample set (here 50,000 prior draws standing in for NPE posterior samples),
     // the critic is trained with BCE against shuffled negatives and scored with InfoNCE.
@@ -484,7 +506,7 @@ fn importance_resampled_posterior_matches_the_analytic_linear_gaussian_posterior
 fn mprga_on_the_new_bounds_reaches_the_linear_gaussian_optimum() {
     let problem = LinearGaussian::new(2).unwrap();
     let optimum = problem.analytic_eig(array![1.0, 1.0].view()).unwrap();
-    for estimator in [MprgaEstimator::NleContrastive, MprgaEstimator::InceLambda] {
+    for estimator in [MprgaEstimator::NleContrastive, MprgaEstimator::InceLambda, MprgaEstimator::NleDirect] {
         let base = small_mprga(2, 150, 40);
         let config = MprgaConfig {
             estimator,

@@ -18,7 +18,9 @@
 //! - `npe-nre`: the same critic trained with binary cross-entropy against shuffled negatives and
 //!   scored with InfoNCE (Klein et al.'s hybrid; θ comes from the posterior particles, which play
 //!   the role of their NPE posterior samples);
-//! - `nle`: NLE contrastive, PCE with a likelihood flow q(y | θ, ξ) trained by maximum likelihood;
+//! - `nle`: the NLE direct estimator E[log q₁(y | θ, ξ) − log q₂(y | ξ)] with a likelihood and a
+//!   marginal flow trained by maximum likelihood (Klein et al.'s NLE);
+//! - `nle-pce`: NLE contrastive, PCE with a likelihood flow q(y | θ, ξ) trained by maximum likelihood;
 //! - `npe`: Barber–Agakov with a posterior flow q(θ | y, ξ);
 //! - `ince`: INCE-λ (likelihood flow trained on InfoNCE + λ·log q).
 //!
@@ -46,7 +48,7 @@ pub struct Args {
     #[arg(long, default_value = "source-finding-2d")]
     problem: String,
     /// Comma-separated estimators: nre, npe-nre (critic trained by BCE, scored by InfoNCE), nle
-    /// (NLE contrastive), npe (Barber–Agakov), ince (INCE-λ).
+    /// (NLE direct, two flows), nle-pce (NLE contrastive), npe (Barber–Agakov), ince (INCE-λ).
     #[arg(long, default_value = "nre,nle,npe,npe-nre", value_delimiter = ',')]
     estimators: Vec<String>,
     /// Comma-separated numbers of restarts M.
@@ -102,10 +104,11 @@ fn estimator(name: &str) -> Result<(MprgaEstimator, CriticObjective)> {
     Ok(match name {
         "nre" => (MprgaEstimator::InfoNce, CriticObjective::InfoNce),
         "npe-nre" => (MprgaEstimator::InfoNce, CriticObjective::Bce),
-        "nle" => (MprgaEstimator::NleContrastive, CriticObjective::InfoNce),
+        "nle" => (MprgaEstimator::NleDirect, CriticObjective::InfoNce),
+        "nle-pce" => (MprgaEstimator::NleContrastive, CriticObjective::InfoNce),
         "npe" => (MprgaEstimator::BarberAgakov, CriticObjective::InfoNce),
         "ince" => (MprgaEstimator::InceLambda, CriticObjective::InfoNce),
-        other => bail!("unknown acquisition estimator '{other}'; available: nre, npe-nre, nle, npe, ince"),
+        other => bail!("unknown acquisition estimator '{other}'; available: nre, npe-nre, nle, nle-pce, npe, ince"),
     })
 }
 

@@ -18,7 +18,8 @@ mod online;
 
 pub use contrastive::{ContrastiveEig, ContrastiveKind, DEFAULT_CHUNK, TrajectoryEig, snmc, spce};
 pub use density::{
-    DensityRole, FlowEig, FlowEigConfig, FlowEigKind, LearnedDensity, OnlineBarberAgakov, PosteriorLoss,
+    DensityRole, DirectLoss, FlowEig, FlowEigConfig, FlowEigKind, LearnedDensity, LikelihoodAndMarginal,
+    OnlineBarberAgakov, OnlineNleDirect, PosteriorLoss,
 };
 pub use infonce::{CriticConfig, CriticLoss, CriticObjective, InfoNce};
 pub use likelihood::{DEFAULT_INCE_LAMBDA, LikelihoodObjective, OnlineLikelihood};

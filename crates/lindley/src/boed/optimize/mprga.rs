@@ -2,8 +2,9 @@
 //!
 //! M candidate designs ξ₁..ξ_M are optimised as one batch. Every step trains the EIG model — the
 //! critic of an [`InfoNce`] bound (trained by InfoNCE, NWJ or BCE as [`CriticConfig::objective`]
-//! says), the posterior flow of the Barber–Agakov bound ([`OnlineBarberAgakov`]), or a likelihood
-//! flow scored contrastively ([`OnlineLikelihood`]: NLE contrastive, INCE-λ), chosen by
+//! says), the posterior flow of the Barber–Agakov bound ([`OnlineBarberAgakov`]), a likelihood
+//! flow scored contrastively ([`OnlineLikelihood`]: NLE contrastive, INCE-λ), or the likelihood and
+//! marginal flows of the NLE direct estimator ([`OnlineNleDirect`]), chosen by
 //! [`MprgaConfig::estimator`] — by one AdamW step on fresh
 //! simulations at the current designs; after a burn-in of model-only steps each step also takes
 //! one RMSProp step on the designs with loss −Σᵢ EIĜ(ξᵢ) + c·Σ_{i<j} max(0, s − ‖zᵢ − zⱼ‖)² (z:
@@ -23,9 +24,9 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::boed::eig::EigEstimate;
-use crate::boed::eig::OnlineBarberAgakov;
 use crate::boed::eig::infonce::{CriticConfig, InfoNce, simulate_at};
 use crate::boed::eig::likelihood::{DEFAULT_INCE_LAMBDA, LikelihoodObjective, OnlineLikelihood};
+use crate::boed::eig::{OnlineBarberAgakov, OnlineNleDirect};
 use crate::boed::problems::{DesignBox, DifferentiableProblem};
 use crate::flows::{EstimatorConfig, EstimatorKind};
 use crate::rng::{LindleyRng, substream};
@@ -54,6 +55,11 @@ pub enum MprgaEstimator {
     /// ([`OnlineLikelihood`], λ = [`MprgaConfig::ince_lambda`]).
     #[serde(rename = "ince")]
     InceLambda,
+    /// NLE direct: E[log q₁(y | θ, ξ) − log q₂(y | ξ)] with a likelihood and a marginal flow
+    /// trained online by maximum likelihood ([`OnlineNleDirect`]; both flows take
+    /// [`MprgaConfig::likelihood_flow`]).
+    #[serde(rename = "nle")]
+    NleDirect,
 }
 
 /// The EIG model being trained and ascended (one per run, so the variants' sizes do not matter).
@@ -62,6 +68,7 @@ enum Model {
     Critic(InfoNce),
     Posterior(OnlineBarberAgakov),
     Likelihood(OnlineLikelihood),
+    Direct(OnlineNleDirect),
 }
 
 impl Model {
@@ -73,6 +80,13 @@ impl Model {
             MprgaEstimator::BarberAgakov => Model::Posterior(OnlineBarberAgakov::new(
                 problem,
                 &config.posterior_flow,
+                config.critic.clone(),
+                rng,
+                device,
+            )?),
+            MprgaEstimator::NleDirect => Model::Direct(OnlineNleDirect::new(
+                problem,
+                &config.likelihood_flow,
                 config.critic.clone(),
                 rng,
                 device,
@@ -97,13 +111,14 @@ impl Model {
 }
 
 /// `$body` with `$m` bound to the [`OnlineEig`](crate::boed::eig::OnlineEig) inside whichever
-/// variant `$model` holds (all three offer the same generic training step and bound).
+/// variant `$model` holds (all four offer the same generic training step and bound).
 macro_rules! with_model {
     ($model:expr, $m:ident => $body:expr) => {
         match $model {
             Model::Critic($m) => $body,
             Model::Posterior($m) => $body,
             Model::Likelihood($m) => $body,
+            Model::Direct($m) => $body,
         }
     };
 }
@@ -139,14 +154,15 @@ pub struct MprgaConfig {
     /// Record a trace point every this many steps (and at the last step).
     pub trace_every: usize,
     /// The bound ascended: InfoNCE (`infonce`), Barber–Agakov (`ba`), NLE contrastive
-    /// (`nle-pce`) or INCE-λ (`ince`).
+    /// (`nle-pce`), INCE-λ (`ince`) or the NLE direct estimator (`nle`).
     pub estimator: MprgaEstimator,
     /// The critic and its online training; with the flow-based bounds its training settings
     /// (learning rate, weight decay, warm-up, batch size, contrast block, clipping) train the flow.
     pub critic: CriticConfig,
     /// The posterior flow q(θ | y, ξ) of the Barber–Agakov bound.
     pub posterior_flow: EstimatorConfig,
-    /// The likelihood flow q(y | θ, ξ) of NLE contrastive and INCE-λ.
+    /// The likelihood flow q(y | θ, ξ) of NLE contrastive, INCE-λ and NLE direct (whose marginal
+    /// flow q(y | ξ) takes the same settings).
     pub likelihood_flow: EstimatorConfig,
     /// λ of INCE-λ (weight of the likelihood term in the flow's training loss).
     pub ince_lambda: f64,
