@@ -1,5 +1,5 @@
 //! `lindley sequential`: the sequential design loop (design by MPR-GA on the current belief,
-//! measure at a hidden true θ, update the particle posterior, design again), over one or many true
+//! measure at a hidden true θ, update the posterior by SMC or NPE, design again), over one or many true
 //! parameters, for the adaptive policy and the random-design baseline, scored by sPCE.
 
 use std::path::PathBuf;
@@ -8,7 +8,8 @@ use anyhow::{Context, Result, bail};
 use lindley::boed::optimize::MprgaEstimator;
 use lindley::boed::problems::{DifferentiableProblem, differentiable_problem};
 use lindley::boed::sequential::{
-    DesignStarts, RolloutSummary, SequentialConfig, SequentialEvent, SequentialPolicy, rollouts,
+    DesignStarts, NpeUpdate, PosteriorUpdate, RolloutSummary, SequentialConfig, SequentialEvent, SequentialPolicy,
+    rollouts,
 };
 use ndarray::Array2;
 use serde_json::json;
@@ -56,6 +57,14 @@ pub struct SequentialArgs {
     /// Posterior particles N.
     #[arg(long)]
     pub particles: Option<usize>,
+    /// How the belief is updated after each measurement: smc (resample-move SMC with the true
+    /// likelihood) or npe ("posterior as new prior": a fresh NPE per step trained on θ from the
+    /// current posterior and y at the newest design; settings under `[update]` in --config).
+    #[arg(long)]
+    pub update: Option<String>,
+    /// Simulations per NPE update (default 20,000; implies --update npe).
+    #[arg(long)]
+    pub npe_simulations: Option<usize>,
     /// Do not take the problem's published first design at t = 1.
     #[arg(long)]
     pub no_protocol: bool,
@@ -121,6 +130,24 @@ pub fn run(args: SequentialArgs) -> Result<()> {
     }
     if args.no_protocol {
         config.protocol_first_design = false;
+    }
+    match args.update.as_deref() {
+        None => {}
+        Some("smc") => config.update = PosteriorUpdate::Smc,
+        Some("npe") if !matches!(config.update, PosteriorUpdate::Npe(_)) => {
+            config.update = PosteriorUpdate::Npe(NpeUpdate::default())
+        }
+        Some("npe") => {}
+        Some(other) => bail!("unknown --update '{other}'; available: smc, npe"),
+    }
+    if let Some(simulations) = args.npe_simulations {
+        match &mut config.update {
+            PosteriorUpdate::Npe(npe) => npe.simulations = simulations,
+            PosteriorUpdate::Smc if args.update.is_none() => {
+                config.update = PosteriorUpdate::Npe(NpeUpdate { simulations, ..NpeUpdate::default() })
+            }
+            PosteriorUpdate::Smc => bail!("--npe-simulations sets the NPE update, but --update is smc"),
+        }
     }
     let policies: Vec<SequentialPolicy> =
         args.policies.iter().map(|p| p.trim().parse()).collect::<lindley::Result<_>>()?;

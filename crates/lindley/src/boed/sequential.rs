@@ -12,6 +12,13 @@
 //! The adaptive policy can take the problem's published first design
 //! ([`DesignProblem::protocol`]) at t = 1.
 //!
+//! Instead of SMC, the belief can be updated without the likelihood by NPE, "posterior as new
+//! prior" (Klein et al. 2026; [`PosteriorUpdate::Npe`]): θ drawn from the current posterior (the
+//! prior at t = 1, then the previous step's NPE at its observation), y simulated at the newest
+//! design only, a fresh NPE q(θ | y, ξₜ) trained on these pairs — since θ was drawn from
+//! p(θ | y₁..ₜ₋₁), its minimiser is p(θ | y₁..ₜ) — and the particles drawn from q(θ | yₜ, ξₜ),
+//! keeping the draws inside the prior's support.
+//!
 //! A trajectory h = (ξ₁, y₁, …, ξ_T, y_T) is scored by sPCE (Foster et al. 2021, eq. 9):
 //! log(L+1) − log Σ_{ℓ=0..L} exp[Σₜ log p(yₜ | θ_ℓ, ξₜ) − Σₜ log p(yₜ | θ₀, ξₜ)] with θ₀ = θ* and
 //! L prior contrasts; averaged over rollouts with θ* ~ p(θ) it is a lower bound on the total EIG
@@ -23,11 +30,13 @@ use ndarray::{Array1, Array2, Array3, ArrayView1, ArrayView2, Axis};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
-use crate::boed::eig::{DEFAULT_CHUNK, RunningLogSumExp, spce};
+use crate::boed::eig::{DEFAULT_CHUNK, DensityRole, DesignSimulations, LearnedDensity, RunningLogSumExp, spce};
 use crate::boed::optimize::{MprgaConfig, MprgaProgress, mprga};
 use crate::boed::problems::{DesignProblem, DifferentiableProblem, ParticlePrior};
+use crate::flows::EstimatorConfig;
 use crate::mcmc::{Init, LogDensity, McmcConfig, Sampler, sample};
 use crate::rng::{LindleyRng, substream};
+use crate::train::TrainConfig;
 use crate::{Error, Result};
 
 /// How the designs of a sequential experiment are chosen.
@@ -76,6 +85,39 @@ pub enum DesignStarts {
     Posterior,
 }
 
+/// How the belief is updated after each measurement.
+// One value per run, so the variants' size difference does not matter.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum PosteriorUpdate {
+    /// Resample-move SMC with the true likelihood (see the module documentation): exact in the
+    /// limit of many particles.
+    #[default]
+    Smc,
+    /// NPE "posterior as new prior" (see the module documentation): needs no likelihood.
+    Npe(NpeUpdate),
+}
+
+/// Settings of the NPE belief update ([`PosteriorUpdate::Npe`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct NpeUpdate {
+    /// Simulations per update: θ from the current posterior, y at the newest design.
+    pub simulations: usize,
+    /// The posterior density estimator q(θ | y, ξ).
+    pub estimator: EstimatorConfig,
+    /// Its training (the seed is drawn from the run's update stream).
+    pub training: TrainConfig,
+}
+
+impl Default for NpeUpdate {
+    /// 20,000 simulations per update, sbi's NSF and training defaults.
+    fn default() -> Self {
+        NpeUpdate { simulations: 20_000, estimator: EstimatorConfig::default(), training: TrainConfig::default() }
+    }
+}
+
 /// Settings of a sequential experiment ([`sequential_design`], [`rollouts`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -93,10 +135,12 @@ pub struct SequentialConfig {
     pub protocol_first_design: bool,
     /// Number of posterior particles N.
     pub particles: usize,
-    /// Adapted Metropolis steps per update before the kept move steps.
+    /// How the belief is updated after each measurement.
+    pub update: PosteriorUpdate,
+    /// Adapted Metropolis steps per SMC update before the kept move steps.
     pub mcmc_warmup: usize,
-    /// Metropolis steps per update after the warm-up (the particles' positions after them are
-    /// kept).
+    /// Metropolis steps per SMC update after the warm-up (the particles' positions after them
+    /// are kept).
     pub mcmc_steps: usize,
     /// Seed of every random draw.
     pub seed: u64,
@@ -136,6 +180,7 @@ impl Default for SequentialConfig {
             starts: DesignStarts::Uniform,
             protocol_first_design: true,
             particles: 2000,
+            update: PosteriorUpdate::Smc,
             mcmc_warmup: 24,
             mcmc_steps: 8,
             seed: 0,
@@ -150,6 +195,14 @@ impl SequentialConfig {
                 "sequential design needs at least 1 step, 2 particles and 1 Metropolis step per update (got steps {}, \
                  particles {}, mcmc_steps {})",
                 self.steps, self.particles, self.mcmc_steps
+            )));
+        }
+        if let PosteriorUpdate::Npe(npe) = &self.update
+            && npe.simulations < 10
+        {
+            return Err(Error::InvalidInput(format!(
+                "the NPE posterior update needs at least 10 simulations per step, got {}",
+                npe.simulations
             )));
         }
         Ok(())
@@ -188,9 +241,11 @@ pub struct SequentialStep {
     pub posterior_mean: Vec<f64>,
     /// Posterior standard deviation of every parameter after the measurement.
     pub posterior_sd: Vec<f64>,
-    /// Effective sample size (Σw)²/Σw² of the reweighted particles before resampling.
+    /// SMC: effective sample size (Σw)²/Σw² of the reweighted particles before resampling; NPE:
+    /// the number of particles (equally weighted draws).
     pub effective_size: f64,
-    /// Acceptance rate of the Metropolis moves after their warm-up.
+    /// SMC: acceptance rate of the Metropolis moves after their warm-up; NPE: the fraction of the
+    /// NPE's draws inside the prior's support.
     pub acceptance: f64,
     /// Wall-clock seconds spent choosing the design.
     pub design_seconds: f64,
@@ -210,8 +265,8 @@ pub struct SequentialRun {
     /// The final posterior particles (equally weighted), one row per particle.
     pub particles: Vec<Vec<f64>>,
     /// SMC estimate of the log evidence log p(y₁..y_T | ξ₁..ξ_T) (sum of the log mean incremental
-    /// weights).
-    pub log_evidence: f64,
+    /// weights); `None` with the NPE update, which has no weights.
+    pub log_evidence: Option<f64>,
     /// The run's sPCE term (see the module documentation); set by [`score_runs`].
     pub spce: Option<f64>,
     /// Wall-clock seconds of the run.
@@ -293,12 +348,92 @@ impl LogDensity for TrajectoryPosterior<'_> {
     }
 }
 
-/// The particles after one resample-move update, with its diagnostics.
+/// The particles after one belief update, with its diagnostics.
 struct Update {
     particles: Array2<f64>,
-    log_mean_weight: f64,
+    /// Log mean incremental weight (SMC only).
+    log_mean_weight: Option<f64>,
     effective_size: f64,
     acceptance: f64,
+}
+
+/// A trained NPE q(θ | y, ξ) and the context [yₜ, ξₜ] of the measurement it conditions on: the
+/// belief of the NPE update.
+struct NpeBelief {
+    density: LearnedDensity,
+    context: Array2<f64>,
+}
+
+/// At most this many NPE draws per wanted draw inside the prior's support before giving up.
+const MAX_DRAWS_PER_KEPT: usize = 100;
+
+impl NpeBelief {
+    /// `n` draws from q(θ | yₜ, ξₜ) inside the prior's support (finite log p(θ)), and the fraction of
+    /// draws that were. An error if fewer than 1 in [`MAX_DRAWS_PER_KEPT`] were.
+    fn sample(&self, problem: &dyn DesignProblem, n: usize, rng: &mut LindleyRng) -> Result<(Array2<f64>, f64)> {
+        let mut kept = Array2::zeros((0, problem.parameter_dim()));
+        let mut drawn = 0;
+        while kept.nrows() < n {
+            if drawn >= MAX_DRAWS_PER_KEPT * n {
+                return Err(Error::Sampling(format!(
+                    "{}: only {} of {drawn} draws of the NPE posterior lie inside the prior's support",
+                    problem.name(),
+                    kept.nrows()
+                )));
+            }
+            let batch = (n - kept.nrows()).max(256);
+            let draws = self.density.sample(self.context.view(), batch, rng)?;
+            drawn += batch;
+            let log_prior = problem.log_prior(draws.view())?;
+            for (row, lp) in draws.outer_iter().zip(&log_prior) {
+                if lp.is_finite() && kept.nrows() < n {
+                    kept.push_row(row).expect("rows of the prior's width");
+                }
+            }
+        }
+        let accepted = kept.nrows() as f64 / drawn as f64;
+        Ok((kept, accepted.min(1.0)))
+    }
+}
+
+/// The NPE update after the measurement `y [1, Dy]` at `design [1, Dξ]`: θ from `previous` (the
+/// prior when `None`), y simulated at the design, a fresh NPE trained on the pairs (failed
+/// simulations left out), and `particles` draws from it at the measurement.
+fn npe_update(
+    problem: &dyn DesignProblem,
+    previous: Option<&NpeBelief>,
+    design: ArrayView2<f64>,
+    y: ArrayView2<f64>,
+    settings: &NpeUpdate,
+    particles: usize,
+    rng: &mut LindleyRng,
+) -> Result<(NpeBelief, Update)> {
+    let theta = match previous {
+        None => problem.sample_prior(settings.simulations, rng),
+        Some(belief) => belief.sample(problem, settings.simulations, rng)?.0,
+    };
+    let simulated = problem.simulate(theta.view(), design, rng)?;
+    let rows = theta.nrows();
+    let simulations = DesignSimulations {
+        theta,
+        y: simulated,
+        design: design.broadcast((rows, design.ncols())).expect("one design row").to_owned(),
+    }
+    .finite();
+    if simulations.len() < 10 {
+        return Err(Error::Simulator(format!(
+            "{}: only {} of {rows} simulations for the NPE update are finite",
+            problem.name(),
+            simulations.len()
+        )));
+    }
+    let training = TrainConfig { seed: rng.random(), ..settings.training.clone() };
+    let density = LearnedDensity::train(DensityRole::Posterior, &simulations, &settings.estimator, &training, rng)?;
+    let context = ndarray::concatenate(Axis(1), &[y, design]).expect("one row each");
+    let belief = NpeBelief { density, context };
+    let (drawn, acceptance) = belief.sample(problem, particles, rng)?;
+    let update = Update { effective_size: drawn.nrows() as f64, particles: drawn, log_mean_weight: None, acceptance };
+    Ok((belief, update))
 }
 
 /// Reweight `particles` (equally weighted draws from the posterior of all but the last
@@ -353,7 +488,7 @@ fn resample_move(
     let run = sample(&target, &Sampler::Metropolis { step: 0.1 }, &Init::Points(resampled), &mcmc, &mut |_, _| {})?;
     Ok(Update {
         particles: run.samples,
-        log_mean_weight: total - (n as f64).ln(),
+        log_mean_weight: Some(total - (n as f64).ln()),
         effective_size,
         acceptance: run.acceptance_rate,
     })
@@ -389,11 +524,11 @@ fn posterior_starts(belief: &dyn DesignProblem, restarts: usize, rng: &mut Lindl
 }
 
 /// Run T measurements at the hidden true parameters `true_theta` (P values), choosing each design
-/// by `config.policy` for the current belief and updating the belief by resample-move SMC with
-/// the true likelihood (see the module documentation). `make` makes a fresh copy of the design
-/// problem. Reproducible from `config.seed`. `progress` is called during every MPR-GA step and
-/// after every measurement. Errors: invalid settings or θ*, a protocol first design outside the
-/// box, MPR-GA failures, and a measurement that no particle explains.
+/// by `config.policy` for the current belief and updating the belief as `config.update` says
+/// (see the module documentation). `make` makes a fresh copy of the design problem. Reproducible
+/// from `config.seed`. `progress` is called during every MPR-GA step and after every measurement.
+/// Errors: invalid settings or θ*, a protocol first design outside the box, MPR-GA failures, a
+/// measurement that no particle explains (SMC) and an NPE whose draws miss the prior's support.
 pub fn sequential_design(
     make: ProblemFactory<'_>,
     true_theta: ArrayView1<f64>,
@@ -424,7 +559,8 @@ pub fn sequential_design(
     let mut designs = Array2::<f64>::zeros((0, dim));
     let mut observations = Array2::<f64>::zeros((0, dy));
     let mut steps = Vec::with_capacity(config.steps);
-    let mut log_evidence = 0.0;
+    let mut log_evidence = Some(0.0);
+    let mut npe: Option<NpeBelief> = None;
     for t in 1..=config.steps {
         let step_start = Instant::now();
         let protocol = base.protocol().filter(|_| t == 1 && config.protocol_first_design);
@@ -462,10 +598,26 @@ pub fn sequential_design(
         let y = base.simulate(theta0, row.view(), &mut measure_rng)?;
         designs.push_row(row.row(0)).expect("design width checked by the box");
         observations.push_row(y.row(0)).expect("observation width from the simulator");
-        let update =
-            resample_move(base.as_ref(), &particles, designs.view(), observations.view(), config, &mut update_rng)?;
+        let update = match &config.update {
+            PosteriorUpdate::Smc => {
+                resample_move(base.as_ref(), &particles, designs.view(), observations.view(), config, &mut update_rng)?
+            }
+            PosteriorUpdate::Npe(settings) => {
+                let (belief, update) = npe_update(
+                    base.as_ref(),
+                    npe.as_ref(),
+                    row.view(),
+                    y.view(),
+                    settings,
+                    config.particles,
+                    &mut update_rng,
+                )?;
+                npe = Some(belief);
+                update
+            }
+        };
         particles = update.particles;
-        log_evidence += update.log_mean_weight;
+        log_evidence = log_evidence.zip(update.log_mean_weight).map(|(sum, w)| sum + w);
         let (posterior_mean, posterior_sd) = moments(&particles);
         let record = SequentialStep {
             step: t,

@@ -253,7 +253,7 @@ fn design_plots_draw_one_path_per_restart_and_the_sequential_run() {
         true_theta: vec![0.5, 0.5, -1.0, 2.0],
         steps,
         particles: (0..50).map(|i| vec![0.01 * i as f64, 0.5, -1.0, 2.0 - 0.01 * i as f64]).collect(),
-        log_evidence: -3.0,
+        log_evidence: Some(-3.0),
         spce: Some(2.5),
         seconds: 3.3,
     };

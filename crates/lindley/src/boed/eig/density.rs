@@ -244,6 +244,20 @@ impl LearnedDensity {
         &self.model
     }
 
+    /// `n` draws of the density's inputs at one `context` row `[1, C]` (in the role's context
+    /// layout, e.g. [y, ξ] for the posterior). A context of the wrong width is a shape error.
+    pub fn sample(&self, context: ArrayView2<f64>, n: usize, rng: &mut LindleyRng) -> Result<Array2<f64>> {
+        let width = self.model.context_standardizer().dim();
+        if context.dim() != (1, width) {
+            return Err(Error::shape(
+                format!("sampling the {}", self.role.describe()),
+                format!("one context row of {width} values"),
+                format!("{:?}", context.dim()),
+            ));
+        }
+        Ok(tensor_to_matrix(self.model.sample_shared(matrix_to_tensor(context, &self.device), n, rng)))
+    }
+
     /// log q per row of `simulations` (its inputs and context by the role).
     pub fn log_prob(&self, simulations: &DesignSimulations) -> Vec<f64> {
         let (inputs, context) = self.role.columns(simulations);

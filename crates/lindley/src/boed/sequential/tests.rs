@@ -7,6 +7,8 @@ use super::*;
 use crate::boed::eig::CriticConfig;
 use crate::boed::problems::linear_gaussian::LINEAR_GAUSSIAN_NOISE_SD as NOISE_SD;
 use crate::boed::problems::{DesignSimulator, LinearGaussian};
+use crate::flows::{EstimatorConfig, EstimatorKind};
+use crate::train::TrainConfig;
 
 fn linear_gaussian() -> Result<Box<dyn DifferentiableProblem>> {
     Ok(Box::new(LinearGaussian::new(2)?))
@@ -116,7 +118,7 @@ fn adaptive_loop_picks_corners_matches_the_exact_posterior_and_is_reproducible()
     // The posterior sd shrinks step by step.
     assert!(run.steps[2].posterior_sd[0] < run.steps[0].posterior_sd[0]);
     assert_eq!(run.particles.len(), config.particles);
-    assert!(run.log_evidence.is_finite());
+    assert!(run.log_evidence.is_some_and(f64::is_finite));
 
     // The same seed repeats the run; a shorter run repeats its first steps (every step draws
     // from its own streams).
@@ -158,4 +160,62 @@ fn random_rollouts_score_their_trajectories_like_the_exact_information_gain() {
     );
     // Distinct true parameters per rollout, drawn independently of the policy.
     assert_ne!(summary.runs[0].true_theta, summary.runs[1].true_theta);
+}
+
+#[test]
+fn npe_posterior_as_new_prior_matches_the_exact_posterior_after_several_measurements() {
+    let update = NpeUpdate {
+        simulations: 4000,
+        estimator: EstimatorConfig { kind: EstimatorKind::Maf, transforms: 2, hidden: 32, ..Default::default() },
+        training: TrainConfig { learning_rate: 1e-3, patience: 10, max_epochs: 80, ..Default::default() },
+    };
+    let config = SequentialConfig {
+        steps: 6,
+        policy: SequentialPolicy::Random,
+        particles: 4000,
+        update: PosteriorUpdate::Npe(update),
+        seed: 4,
+        ..SequentialConfig::default()
+    };
+    let theta = array![0.8, -0.3];
+    let run = sequential_design(&linear_gaussian, theta.view(), &config, &mut |_| {}).unwrap();
+    assert_eq!(run.log_evidence, None);
+    let designs = run.designs().unwrap();
+    let observations = run.observations().unwrap().column(0).to_owned();
+    for (t, step) in run.steps.iter().enumerate() {
+        // The exact posterior of all measurements so far: an update that forgot the earlier ones
+        // (θ from the prior at every step) would be as wide as a one-measurement posterior.
+        let (mean, sd) = analytic_posterior(
+            &designs.slice(ndarray::s![..=t, ..]).to_owned(),
+            &observations.slice(ndarray::s![..=t]).to_owned(),
+        );
+        eprintln!(
+            "step {}: NPE mean {:?} sd {:?}; exact {mean:?} {sd:?}",
+            step.step, step.posterior_mean, step.posterior_sd
+        );
+        assert_eq!(step.acceptance, 1.0, "the prior has full support");
+        for j in 0..2 {
+            assert!(
+                (step.posterior_sd[j] - sd[j]).abs() < 0.15 * sd[j],
+                "step {}: NPE sd {:?} vs exact {sd:?}",
+                step.step,
+                step.posterior_sd
+            );
+            assert!(
+                (step.posterior_mean[j] - mean[j]).abs() < 0.3 * sd[j],
+                "step {}: NPE mean {:?} vs exact {mean:?} (sd {sd:?})",
+                step.step,
+                step.posterior_mean
+            );
+        }
+    }
+    let (_, last_sd) = analytic_posterior(&designs, &observations);
+    let (_, first_sd) = analytic_posterior(
+        &designs.slice(ndarray::s![..1, ..]).to_owned(),
+        &observations.slice(ndarray::s![..1]).to_owned(),
+    );
+    assert!(
+        last_sd[0] < 0.85 * first_sd[0] || last_sd[1] < 0.85 * first_sd[1],
+        "the measurements barely narrowed the posterior"
+    );
 }
