@@ -3,8 +3,17 @@
 //! x ~ p(x | θ) by maximising Σ log q(xᵢ | θᵢ); at the optimum q(x | θ) = p(x | θ), and the
 //! posterior p(θ | x_o) ∝ q(x_o | θ) p(θ) is sampled by MCMC. One training run serves every
 //! observation.
+//!
+//! Integer-valued data (counts, binary outcomes) put point masses where a flow has a density, so
+//! maximum likelihood can pile density onto exact values (e.g. the many zeros of sbibm's SIR
+//! counts) instead of modelling their spread. With [`NleConfig::dequantize`] the flow is trained on
+//! x + u, u ~ U(−½, ½)ᴰ (uniform dequantization; Uria, Murray & Larochelle 2013, Theis et al.
+//! 2016): q then models a density whose mass over the unit cell around an integer x is the
+//! probability of x, and the likelihood is read at the cell's centre, q(x_o | θ).
 
 use burn::prelude::*;
+use ndarray::{Array2, ArrayView2};
+use rand::Rng;
 use serde::{Deserialize, Serialize};
 
 use super::mcmc_posterior::{McmcPosterior, McmcSettings, Network};
@@ -15,7 +24,7 @@ use crate::data::{Dataset, DroppedRows};
 use crate::distributions::Distribution;
 use crate::flows::{ConditionalDensity, ConditionalEstimator, EstimatorConfig, EstimatorKind, Standardizer};
 use crate::nn::EmbeddingKind;
-use crate::rng::seeded;
+use crate::rng::{seeded, substream};
 use crate::train::{EpochProgress, TrainConfig, TrainReport, train};
 use crate::{Error, Result};
 
@@ -31,6 +40,9 @@ pub struct NleConfig {
     pub training: TrainConfig,
     /// Posterior sampling.
     pub mcmc: McmcSettings,
+    /// Train on uniformly dequantized data x + U(−½, ½) (see the module documentation); the data
+    /// must then be integer-valued.
+    pub dequantize: bool,
 }
 
 impl Default for NleConfig {
@@ -39,6 +51,7 @@ impl Default for NleConfig {
             estimator: EstimatorConfig { kind: EstimatorKind::Maf, transforms: 5, hidden: 50, ..Default::default() },
             training: TrainConfig::default(),
             mcmc: McmcSettings::default(),
+            dequantize: false,
         }
     }
 }
@@ -77,13 +90,14 @@ impl Nle {
             )));
         }
         let data = self.simulations.training_data()?;
+        let x = if self.config.dequantize { dequantized(data.x(), seed)? } else { data.x().to_owned() };
         let device = Device::flex().autodiff();
         let mut training = self.config.training.clone();
         training.seed = seed;
         let (network, standardizers) = match warm {
             Some(fitted) => (fitted.network, fitted.standardizers),
             None => {
-                let input = Standardizer::fit(data.x());
+                let input = Standardizer::fit(x.view());
                 let context = Standardizer::fit(data.theta());
                 let network = ConditionalEstimator::new(
                     &self.config.estimator,
@@ -96,7 +110,7 @@ impl Nle {
             }
         };
         let loss = |m: &ConditionalEstimator, x: Tensor<2>, theta: Tensor<2>| m.log_prob(x, theta).mean().neg();
-        let (network, report) = train(network, data.x(), data.theta(), loss, &training, &device, progress)?;
+        let (network, report) = train(network, x.view(), data.theta(), loss, &training, &device, progress)?;
         Ok((Fitted { network, standardizers }, report))
     }
 
@@ -107,6 +121,19 @@ impl Nle {
         header.mcmc = Some(self.config.mcmc.clone());
         McmcPosterior::new(Network::Likelihood(fitted.network.clone().valid()), header)
     }
+}
+
+/// `x` plus independent U(−½, ½) noise per value, drawn from stream 1 of `seed` (uniform
+/// dequantization). Any value that is not an integer is an error naming its row and column.
+fn dequantized(x: ArrayView2<f64>, seed: u64) -> Result<Array2<f64>> {
+    if let Some(((row, column), value)) = x.indexed_iter().find(|(_, v)| v.fract() != 0.0) {
+        return Err(Error::InvalidInput(format!(
+            "NLE dequantization needs integer-valued data, but x row {row}, column {column} is {value}; \
+             turn `dequantize` off for continuous data"
+        )));
+    }
+    let mut rng = substream(seed, 1);
+    Ok(x.mapv(|v| v + rng.random::<f64>() - 0.5))
 }
 
 /// SNLE: every round maximises the likelihood of q(x | θ) on the data of all rounds; the

@@ -380,6 +380,61 @@ mod mcmc_methods {
         assert!(error.to_string().contains("time limit"), "{error}");
     }
 
+    /// Few-valued counts, x = (k₁, …, k₄), kᵢ ~ Binomial(3, θ), θ ~ U(0.05, 0.6): `n` simulations
+    /// whose values pile onto 0, 1, 2 and 3.
+    fn binomial_counts(n: usize, seed: u64) -> Dataset {
+        use rand::Rng;
+        let mut rng = seeded(seed);
+        let theta = counts_prior().sample(n, &mut rng);
+        let x = Array2::from_shape_fn((n, 4), |(i, _)| {
+            (0..3).filter(|_| rng.random::<f64>() < theta[[i, 0]]).count() as f64
+        });
+        Dataset::new(theta, x).unwrap()
+    }
+
+    fn counts_prior() -> crate::distributions::Distribution {
+        crate::distributions::Distribution::Uniform { low: vec![0.05], high: vec![0.6] }
+    }
+
+    /// Mean and sd of the NLE posterior of `binomial_counts` at x = (0, 1, 0, 2).
+    fn counts_posterior(dequantize: bool) -> (f64, f64) {
+        let mut config = NleConfig { mcmc: quick_mcmc(), dequantize, ..Default::default() };
+        config.estimator.hidden = 32;
+        config.estimator.transforms = 3;
+        config.training.max_epochs = 40;
+        config.training.batch_size = 100;
+        config.training.learning_rate = 2e-3;
+        let mut nle = Nle::new(counts_prior(), config);
+        nle.append_simulations(binomial_counts(3000, 5)).unwrap();
+        let posterior = nle.train(&mut |_| {}).unwrap().0;
+        let observation = array![0.0, 1.0, 0.0, 2.0];
+        let samples = posterior.sample(4000, observation.view(), 2, &SampleOptions::default()).unwrap();
+        (samples.theta.column(0).mean().unwrap(), samples.theta.column(0).std(1.0))
+    }
+
+    #[test]
+    fn dequantized_nle_matches_the_beta_posterior_of_few_valued_counts_and_refuses_non_integer_data() {
+        // 3 successes in 12 trials: the posterior is Beta(4, 10) (its mass outside [0.05, 0.6] is
+        // under 1%), mean 4/14, sd √(4·10/(14²·15)).
+        let (exact_mean, exact_sd) = (4.0 / 14.0, (40.0 / (196.0 * 15.0f64)).sqrt());
+        let (mean, sd) = counts_posterior(true);
+        let (plain_mean, plain_sd) = counts_posterior(false);
+        eprintln!(
+            "dequantized NLE: mean {mean:.4} sd {sd:.4}; without: {plain_mean:.4} {plain_sd:.4}; Beta(4, 10): {exact_mean:.4} {exact_sd:.4}"
+        );
+        assert!((mean - exact_mean).abs() < 0.25 * exact_sd, "mean {mean} vs {exact_mean} (sd {exact_sd})");
+        assert!((sd / exact_sd - 1.0).abs() < 0.2, "sd {sd} vs {exact_sd}");
+        // The same flow on the raw counts misses the mean by more: the check above discriminates.
+        assert!((plain_mean - exact_mean).abs() > 0.25 * exact_sd, "raw counts: mean {plain_mean} vs {exact_mean}");
+
+        let counts = binomial_counts(100, 6);
+        let continuous = Dataset::new(counts.theta().to_owned(), counts.x().mapv(|v| v + 0.25)).unwrap();
+        let mut nle = Nle::new(counts_prior(), NleConfig { dequantize: true, ..Default::default() });
+        nle.append_simulations(continuous).unwrap();
+        let error = nle.train(&mut |_| {}).unwrap_err().to_string();
+        assert!(error.contains("integer-valued") && error.contains("row 0, column 0"), "{error}");
+    }
+
     #[test]
     fn nle_map_is_near_the_analytic_mode() {
         let posterior = trained_nle(2000, 40);
