@@ -24,7 +24,8 @@ pub enum Method {
     /// Neural posterior estimation: a conditional flow q(θ | x), amortised over observations.
     Npe(Args),
     /// Neural likelihood estimation: a conditional flow q(x | θ); the posterior is sampled by
-    /// MCMC (default: MAF, 5 transforms, 50 hidden units; 100 slice-sampling chains).
+    /// MCMC (default: MAF, 5 transforms, 50 hidden units; 100 slice-sampling chains). For count or
+    /// binary data put `dequantize = true` in --config (the flow is trained on x + U(−½, ½)).
     Nle(McmcArgs),
     /// Neural ratio estimation: a ResNet classifier of (θ, x) (of (θ, e(x)) with --embedding)
     /// trained with the loss of --loss (default NRE-B, contrastive with 10 atoms); the posterior is
