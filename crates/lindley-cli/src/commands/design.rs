@@ -44,7 +44,7 @@ pub struct DesignArgs {
     /// --prior-samples) is scored, and the best is kept (no gradient steps).
     #[arg(long, default_value = "infonce")]
     pub estimator: String,
-    /// Number of parallel restarts M (MPR-GA), or of candidate designs (nle, upper).
+    /// Number of parallel restarts M (MPR-GA), or of candidate designs (candidate search).
     #[arg(long)]
     pub restarts: Option<usize>,
     /// Grid points per design coordinate. With --optimizer grid: the gradient-free grid search
