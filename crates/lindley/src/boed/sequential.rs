@@ -392,7 +392,7 @@ impl NpeBelief {
             }
         }
         let accepted = kept.nrows() as f64 / drawn as f64;
-        Ok((kept, accepted.min(1.0)))
+        Ok((kept, accepted))
     }
 }
 

@@ -178,6 +178,12 @@ fn npe_posterior_as_new_prior_matches_the_exact_posterior_after_several_measurem
         ..SequentialConfig::default()
     };
     let theta = array![0.8, -0.3];
+    let too_few = SequentialConfig {
+        update: PosteriorUpdate::Npe(NpeUpdate { simulations: 5, ..NpeUpdate::default() }),
+        ..config.clone()
+    };
+    let error = sequential_design(&linear_gaussian, theta.view(), &too_few, &mut |_| {}).unwrap_err().to_string();
+    assert!(error.contains("at least 10 simulations per step, got 5"), "{error}");
     let run = sequential_design(&linear_gaussian, theta.view(), &config, &mut |_| {}).unwrap();
     assert_eq!(run.log_evidence, None);
     let designs = run.designs().unwrap();
