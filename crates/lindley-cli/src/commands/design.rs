@@ -6,9 +6,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use lindley::boed::eig::{
-    ContrastiveEig, ContrastiveKind, CriticObjective, EigEstimate, EigEstimator, FlowEig, FlowEigConfig, FlowEigKind,
+    ContrastiveEig, ContrastiveKind, EigEstimate, EigEstimator, FlowEig, FlowEigConfig, FlowEigKind,
 };
-use lindley::boed::optimize::{MprgaConfig, MprgaEstimator, learned_eig, mprga};
+use lindley::boed::optimize::{MprgaConfig, learned_eig, mprga};
 use lindley::boed::problems::{
     DesignProblem, DesignSimulator, DifferentiableProblem, IMPLICIT_PROBLEM_NAMES, ParticlePrior,
     differentiable_problem, problem, simulator,
@@ -18,6 +18,7 @@ use ndarray::{Array2, ArrayView2, Axis};
 use rand::Rng;
 use serde_json::json;
 
+use super::estimators::{self, LearnedEstimator};
 use crate::progress;
 
 /// Arguments of `lindley design`.
@@ -99,9 +100,6 @@ pub struct DesignArgs {
     #[arg(long)]
     pub out: PathBuf,
 }
-
-/// Design estimators accepted by `lindley design --estimator`.
-const DESIGN_ESTIMATORS: &str = "infonce (nre), npe-nre, nle-pce, ince, ba, nle, upper";
 
 /// Parameter samples read from `path` (CSV with a header, or .npy).
 fn read_theta(path: &Path) -> Result<Array2<f64>> {
@@ -191,16 +189,13 @@ impl Target {
     }
 }
 
-/// The MPR-GA bound and, where the estimator fixes it, the critic's training objective, of an
-/// online-trained estimator name (`None` for the others).
-pub(crate) fn online_estimator(name: &str) -> Option<(MprgaEstimator, Option<CriticObjective>)> {
-    Some(match name {
-        "infonce" | "nre" => (MprgaEstimator::InfoNce, None),
-        "npe-nre" => (MprgaEstimator::InfoNce, Some(CriticObjective::Bce)),
-        "nle-pce" => (MprgaEstimator::NleContrastive, None),
-        "ince" => (MprgaEstimator::InceLambda, None),
-        _ => return None,
-    })
+/// An error when the Barber–Agakov bound, which needs log p(θ), would run on `--theta-samples`,
+/// which have no density.
+fn refuse_samples_without_density(found: &LearnedEstimator, theta_samples: bool) -> Result<()> {
+    if found.flows == Some(FlowEigKind::BarberAgakov) && theta_samples {
+        bail!("--theta-samples has no density, which the Barber-Agakov bound (ba) needs; use another estimator");
+    }
+    Ok(())
 }
 
 /// Run `lindley design`.
@@ -208,26 +203,22 @@ pub fn run_design(args: DesignArgs) -> Result<()> {
     if args.optimizer != "mprga" {
         return super::design_free::run(args);
     }
-    if args.estimator == "ba" && args.theta_samples.is_some() {
-        bail!("--theta-samples has no density, which the Barber-Agakov bound (ba) needs; use another estimator");
-    }
+    let Some(found) = estimators::find(&args.estimator) else {
+        bail!("unknown design estimator '{}'; available: {}", args.estimator, estimators::all_names());
+    };
+    refuse_samples_without_density(&found, args.theta_samples.is_some())?;
     if args.grid_points.is_some() {
-        let Ok(kind) = args.estimator.parse::<FlowEigKind>() else {
+        let Some(kind) = found.flows else {
             bail!("--grid-points needs a learned-density estimator (ba, nle, upper), not '{}'", args.estimator);
         };
         return run_design_learned(args, kind);
     }
     let differentiable = differentiable_problem(&args.problem).is_ok();
-    let (estimator, objective) = match (online_estimator(&args.estimator), args.estimator.as_str()) {
-        (Some(found), _) => found,
-        (None, "ba") if differentiable => (MprgaEstimator::BarberAgakov, None),
-        (None, "nle") if differentiable => (MprgaEstimator::NleDirect, None),
-        (None, _) => {
-            let Ok(kind) = args.estimator.parse::<FlowEigKind>() else {
-                bail!("unknown design estimator '{}'; available: {DESIGN_ESTIMATORS}", args.estimator);
-            };
-            return run_design_learned(args, kind);
-        }
+    let (estimator, objective) = match (found.online, found.flows) {
+        (Some(bound), None) => (bound, found.objective),
+        (Some(bound), Some(_)) if differentiable => (bound, found.objective),
+        (_, Some(kind)) => return run_design_learned(args, kind),
+        (None, None) => bail!("'{}' has neither an online nor an amortised form", found.name),
     };
     let target = differentiable_target(&args.problem, args.theta_samples.as_ref())?;
     let mut config: MprgaConfig = super::read_config(args.config.as_ref())?;
@@ -460,19 +451,17 @@ pub struct EigArgs {
 
 /// Run `lindley eig`.
 pub fn run_eig(args: EigArgs) -> Result<()> {
-    if args.estimator == "ba" && args.theta_samples.is_some() {
-        bail!("--theta-samples has no density, which the Barber-Agakov bound (ba) needs; use another estimator");
-    }
-    let kind = match args.estimator.as_str() {
-        "pce" => Some(ContrastiveKind::Pce),
-        "nmc" => Some(ContrastiveKind::Nmc),
-        "snmc" => Some(ContrastiveKind::Snmc),
-        other if online_estimator(other).is_some() => None,
-        other => match other.parse::<FlowEigKind>() {
-            Ok(_) => None,
-            Err(_) => bail!(
-                "unknown EIG estimator '{other}'; available: pce, nmc, snmc, ba, nle, upper, nre, npe-nre, nle-pce, ince"
-            ),
+    // A true-likelihood bound (Ok) or a learned estimator (Err).
+    let scorer = match args.estimator.as_str() {
+        "pce" => Ok(ContrastiveKind::Pce),
+        "nmc" => Ok(ContrastiveKind::Nmc),
+        "snmc" => Ok(ContrastiveKind::Snmc),
+        other => match estimators::find(other) {
+            Some(found) => {
+                refuse_samples_without_density(&found, args.theta_samples.is_some())?;
+                Err(found)
+            }
+            None => bail!("unknown EIG estimator '{other}'; available: pce, nmc, snmc, {}", estimators::all_names()),
         },
     };
     let problem = Target::new(&args.problem, args.theta_samples.as_ref())?;
@@ -488,8 +477,8 @@ pub fn run_eig(args: EigArgs) -> Result<()> {
             target.design_dim()
         );
     }
-    let estimates = match kind {
-        Some(kind) => {
+    let estimates = match scorer {
+        Ok(kind) => {
             let Some(explicit) = problem.explicit() else {
                 bail!(
                     "'{}' needs the likelihood, which the simulator-only '{}' does not have",
@@ -499,9 +488,8 @@ pub fn run_eig(args: EigArgs) -> Result<()> {
             };
             ContrastiveEig::new(kind, args.outer, args.inner).estimate(explicit, designs.view(), args.seed)
         }
-        None if online_estimator(&args.estimator).is_some() => Ok(online_eig(&args, designs.view())?),
-        None => {
-            let learned: FlowEigKind = args.estimator.parse()?;
+        Err(LearnedEstimator { flows: None, .. }) => Ok(online_eig(&args, designs.view())?),
+        Err(LearnedEstimator { flows: Some(learned), .. }) => {
             problem.check_kind(learned, &args.problem)?;
             let mut config: FlowEigConfig = super::read_config(args.config.as_ref())?;
             config.outer = args.outer;
@@ -535,16 +523,10 @@ pub fn run_eig(args: EigArgs) -> Result<()> {
 
 /// `lindley eig` with an online-trained estimator (nre, npe-nre, nle-pce, ince).
 fn online_eig(args: &EigArgs, designs: ArrayView2<f64>) -> Result<Vec<lindley::boed::eig::EigEstimate>> {
-    let Some((estimator, objective)) = online_estimator(&args.estimator) else {
-        bail!("'{}' is not an online estimator", args.estimator);
-    };
     let target = differentiable_target(&args.problem, args.theta_samples.as_ref())?;
     let mut config: MprgaConfig = super::read_config(args.config.as_ref())?;
-    config.estimator = estimator;
+    (config.estimator, config.critic.objective) = estimators::online(&args.estimator, "eig", config.critic.objective)?;
     config.seed = args.seed;
-    if let Some(objective) = objective {
-        config.critic.objective = objective;
-    }
     if let Some(lambda) = args.ince_lambda {
         config.ince_lambda = lambda;
     }

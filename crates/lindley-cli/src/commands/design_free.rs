@@ -55,8 +55,8 @@ pub fn run(args: DesignArgs) -> Result<()> {
             };
             Box::new(estimator_objective(move |d, s| pce.estimate(explicit, d, s)))
         }
-        other => match other.parse::<FlowEigKind>() {
-            Ok(kind) => {
+        other => match super::estimators::find(other).and_then(|e| e.flows) {
+            Some(kind) => {
                 if kind == FlowEigKind::BarberAgakov && args.theta_samples.is_some() {
                     bail!("--theta-samples has no density, which the Barber-Agakov bound (ba) needs");
                 }
@@ -72,7 +72,7 @@ pub fn run(args: DesignArgs) -> Result<()> {
                 let (target, flows) = (&target, &flows);
                 Box::new(estimator_objective(move |d, s| target.score(flows, d, s)))
             }
-            Err(_) => bail!(
+            None => bail!(
                 "--optimizer {} needs --estimator pce, ba, nle or upper, not '{other}' (the online critics are \
                      trained at the current designs by MPR-GA: use --optimizer mprga)",
                 method.name()

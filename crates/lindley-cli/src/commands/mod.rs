@@ -7,6 +7,7 @@ pub mod demo;
 pub mod design;
 pub mod design_free;
 pub mod diagnose;
+pub mod estimators;
 pub mod plot;
 pub mod sample;
 pub mod sequential;

@@ -5,11 +5,10 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
-use lindley::boed::optimize::MprgaEstimator;
+use lindley::boed::npe_posterior::NpeUpdate;
 use lindley::boed::problems::{DifferentiableProblem, differentiable_problem};
 use lindley::boed::sequential::{
-    DesignStarts, NpeUpdate, PosteriorUpdate, RolloutSummary, SequentialConfig, SequentialEvent, SequentialPolicy,
-    rollouts,
+    DesignStarts, PosteriorUpdate, RolloutSummary, SequentialConfig, SequentialEvent, SequentialPolicy, rollouts,
 };
 use ndarray::Array2;
 use serde_json::json;
@@ -27,8 +26,9 @@ pub struct SequentialArgs {
     #[arg(long)]
     pub steps: Option<usize>,
     /// EIG bound MPR-GA ascends at every adaptive step: infonce (or nre), npe-nre (critic trained
-    /// by BCE), nle-pce, ince, nle (NLE direct, likelihood and marginal flows). (ba needs a prior
-    /// density, which the particle posterior lacks.)
+    /// by BCE), nle-pce, ince, nle (NLE direct, likelihood and marginal flows), ba (or npe;
+    /// Barber–Agakov with a posterior flow: needs --update npe, whose posterior has the density
+    /// log p(θ) the bound subtracts).
     #[arg(long, default_value = "infonce")]
     pub estimator: String,
     /// MPR-GA restarts M per step.
@@ -86,24 +86,12 @@ pub struct SequentialArgs {
 
 /// Run `lindley sequential`.
 pub fn run(args: SequentialArgs) -> Result<()> {
-    let found = match args.estimator.as_str() {
-        "nle" => Some((MprgaEstimator::NleDirect, None)),
-        other => super::design::online_estimator(other),
-    };
-    let Some((estimator, objective)) = found else {
-        bail!(
-            "unknown sequential design estimator '{}'; available: infonce (nre), npe-nre, nle-pce, ince, nle",
-            args.estimator
-        );
-    };
     let make = || -> lindley::Result<Box<dyn DifferentiableProblem>> { differentiable_problem(&args.problem) };
     let base = make()?;
     let mut config: SequentialConfig = super::read_config(args.config.as_ref())?;
     config.seed = args.seed;
-    config.mprga.estimator = estimator;
-    if let Some(objective) = objective {
-        config.mprga.critic.objective = objective;
-    }
+    (config.mprga.estimator, config.mprga.critic.objective) =
+        super::estimators::online(&args.estimator, "sequential design", config.mprga.critic.objective)?;
     if let Some(steps) = args.steps {
         config.steps = steps;
     }

@@ -26,6 +26,7 @@
 //!   its evaluation by sPCE over rollouts against a random-design baseline.
 
 pub mod eig;
+pub mod npe_posterior;
 pub mod optimize;
 pub mod problems;
 pub mod sequential;

@@ -24,19 +24,19 @@
 //! L prior contrasts; averaged over rollouts with θ* ~ p(θ) it is a lower bound on the total EIG
 //! of the policy, at most log(L+1) ([`rollouts`], [`score_runs`]).
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use ndarray::{Array1, Array2, Array3, ArrayView1, ArrayView2, Axis};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
-use crate::boed::eig::{DEFAULT_CHUNK, DensityRole, DesignSimulations, LearnedDensity, RunningLogSumExp, spce};
-use crate::boed::optimize::{MprgaConfig, MprgaProgress, mprga};
+use crate::boed::eig::{DEFAULT_CHUNK, RunningLogSumExp, spce};
+use crate::boed::npe_posterior::{MIN_NPE_SIMULATIONS, NpePosterior, NpeUpdate};
+use crate::boed::optimize::{MprgaConfig, MprgaEstimator, MprgaProgress, mprga};
 use crate::boed::problems::{DesignProblem, DifferentiableProblem, ParticlePrior};
-use crate::flows::EstimatorConfig;
 use crate::mcmc::{Init, LogDensity, McmcConfig, Sampler, sample};
 use crate::rng::{LindleyRng, substream};
-use crate::train::TrainConfig;
 use crate::{Error, Result};
 
 /// How the designs of a sequential experiment are chosen.
@@ -97,25 +97,6 @@ pub enum PosteriorUpdate {
     Smc,
     /// NPE "posterior as new prior" (see the module documentation): needs no likelihood.
     Npe(NpeUpdate),
-}
-
-/// Settings of the NPE belief update ([`PosteriorUpdate::Npe`]).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct NpeUpdate {
-    /// Simulations per update: θ from the current posterior, y at the newest design.
-    pub simulations: usize,
-    /// The posterior density estimator q(θ | y, ξ).
-    pub estimator: EstimatorConfig,
-    /// Its training (the seed is drawn from the run's update stream).
-    pub training: TrainConfig,
-}
-
-impl Default for NpeUpdate {
-    /// 20,000 simulations per update, sbi's NSF and training defaults.
-    fn default() -> Self {
-        NpeUpdate { simulations: 20_000, estimator: EstimatorConfig::default(), training: TrainConfig::default() }
-    }
 }
 
 /// Settings of a sequential experiment ([`sequential_design`], [`rollouts`]).
@@ -197,11 +178,21 @@ impl SequentialConfig {
                 self.steps, self.particles, self.mcmc_steps
             )));
         }
+        if self.policy == SequentialPolicy::Adaptive
+            && self.mprga.estimator == MprgaEstimator::BarberAgakov
+            && self.update == PosteriorUpdate::Smc
+        {
+            return Err(Error::InvalidInput(
+                "the Barber-Agakov bound needs the density log p(θ) of the current belief, which the SMC particles \
+                 do not have; use the NPE update"
+                    .into(),
+            ));
+        }
         if let PosteriorUpdate::Npe(npe) = &self.update
-            && npe.simulations < 10
+            && npe.simulations < MIN_NPE_SIMULATIONS
         {
             return Err(Error::InvalidInput(format!(
-                "the NPE posterior update needs at least 10 simulations per step, got {}",
+                "the NPE posterior update needs at least {MIN_NPE_SIMULATIONS} simulations per step, got {}",
                 npe.simulations
             )));
         }
@@ -357,80 +348,18 @@ struct Update {
     acceptance: f64,
 }
 
-/// A trained NPE q(θ | y, ξ) and the context [yₜ, ξₜ] of the measurement it conditions on: the
-/// belief of the NPE update.
-struct NpeBelief {
-    density: LearnedDensity,
-    context: Array2<f64>,
-}
-
-/// At most this many NPE draws per wanted draw inside the prior's support before giving up.
-const MAX_DRAWS_PER_KEPT: usize = 100;
-
-impl NpeBelief {
-    /// `n` draws from q(θ | yₜ, ξₜ) inside the prior's support (finite log p(θ)), and the fraction of
-    /// draws that were. An error if fewer than 1 in [`MAX_DRAWS_PER_KEPT`] were.
-    fn sample(&self, problem: &dyn DesignProblem, n: usize, rng: &mut LindleyRng) -> Result<(Array2<f64>, f64)> {
-        let mut kept = Array2::zeros((0, problem.parameter_dim()));
-        let mut drawn = 0;
-        while kept.nrows() < n {
-            if drawn >= MAX_DRAWS_PER_KEPT * n {
-                return Err(Error::Sampling(format!(
-                    "{}: only {} of {drawn} draws of the NPE posterior lie inside the prior's support",
-                    problem.name(),
-                    kept.nrows()
-                )));
-            }
-            let batch = (n - kept.nrows()).max(256);
-            let draws = self.density.sample(self.context.view(), batch, rng)?;
-            drawn += batch;
-            let log_prior = problem.log_prior(draws.view())?;
-            for (row, lp) in draws.outer_iter().zip(&log_prior) {
-                if lp.is_finite() && kept.nrows() < n {
-                    kept.push_row(row).expect("rows of the prior's width");
-                }
-            }
-        }
-        let accepted = kept.nrows() as f64 / drawn as f64;
-        Ok((kept, accepted))
-    }
-}
-
-/// The NPE update after the measurement `y [1, Dy]` at `design [1, Dξ]`: θ from `previous` (the
-/// prior when `None`), y simulated at the design, a fresh NPE trained on the pairs (failed
-/// simulations left out), and `particles` draws from it at the measurement.
+/// The NPE update after the measurement `y [1, Dy]` at `design [1, Dξ]` ([`NpePosterior::train`]
+/// with the previous belief as the proposal) and `particles` draws from the new belief.
 fn npe_update(
     problem: &dyn DesignProblem,
-    previous: Option<&NpeBelief>,
+    previous: Option<&NpePosterior>,
     design: ArrayView2<f64>,
     y: ArrayView2<f64>,
     settings: &NpeUpdate,
     particles: usize,
     rng: &mut LindleyRng,
-) -> Result<(NpeBelief, Update)> {
-    let theta = match previous {
-        None => problem.sample_prior(settings.simulations, rng),
-        Some(belief) => belief.sample(problem, settings.simulations, rng)?.0,
-    };
-    let simulated = problem.simulate(theta.view(), design, rng)?;
-    let rows = theta.nrows();
-    let simulations = DesignSimulations {
-        theta,
-        y: simulated,
-        design: design.broadcast((rows, design.ncols())).expect("one design row").to_owned(),
-    }
-    .finite();
-    if simulations.len() < 10 {
-        return Err(Error::Simulator(format!(
-            "{}: only {} of {rows} simulations for the NPE update are finite",
-            problem.name(),
-            simulations.len()
-        )));
-    }
-    let training = TrainConfig { seed: rng.random(), ..settings.training.clone() };
-    let density = LearnedDensity::train(DensityRole::Posterior, &simulations, &settings.estimator, &training, rng)?;
-    let context = ndarray::concatenate(Axis(1), &[y, design]).expect("one row each");
-    let belief = NpeBelief { density, context };
+) -> Result<(NpePosterior, Update)> {
+    let belief = NpePosterior::train(problem, previous, design, y, settings, rng)?;
     let (drawn, acceptance) = belief.sample(problem, particles, rng)?;
     let update = Update { effective_size: drawn.nrows() as f64, particles: drawn, log_mean_weight: None, acceptance };
     Ok((belief, update))
@@ -560,7 +489,7 @@ pub fn sequential_design(
     let mut observations = Array2::<f64>::zeros((0, dy));
     let mut steps = Vec::with_capacity(config.steps);
     let mut log_evidence = Some(0.0);
-    let mut npe: Option<NpeBelief> = None;
+    let mut npe: Option<Arc<NpePosterior>> = None;
     for t in 1..=config.steps {
         let step_start = Instant::now();
         let protocol = base.protocol().filter(|_| t == 1 && config.protocol_first_design);
@@ -571,8 +500,16 @@ pub fn sequential_design(
             }
             (SequentialPolicy::Adaptive, Some(protocol)) => (protocol.first_design, None, None, DesignSource::Protocol),
             (SequentialPolicy::Adaptive, None) => {
-                let belief: Box<dyn DifferentiableProblem> =
-                    if t == 1 { make()? } else { Box::new(ParticlePrior::from_samples(make()?, particles.clone())?) };
+                let belief: Box<dyn DifferentiableProblem> = if t == 1 {
+                    make()?
+                } else {
+                    let samples = ParticlePrior::from_samples(make()?, particles.clone())?;
+                    match &npe {
+                        // The NPE belief's density is log p(θ) for the Barber–Agakov bound.
+                        Some(density) => Box::new(samples.with_density(density.clone())?),
+                        None => Box::new(samples),
+                    }
+                };
                 let mut mprga_config = config.mprga.clone();
                 mprga_config.seed = substream(config.seed, 100 + t as u64).random();
                 let initial = match config.starts {
@@ -605,14 +542,14 @@ pub fn sequential_design(
             PosteriorUpdate::Npe(settings) => {
                 let (belief, update) = npe_update(
                     base.as_ref(),
-                    npe.as_ref(),
+                    npe.as_deref(),
                     row.view(),
                     y.view(),
                     settings,
                     config.particles,
                     &mut update_rng,
                 )?;
-                npe = Some(belief);
+                npe = Some(Arc::new(belief));
                 update
             }
         };

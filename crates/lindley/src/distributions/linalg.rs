@@ -6,8 +6,8 @@
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
 
 /// Lower-triangular L with A = LLᵀ (Cholesky–Banachiewicz, row by row), reading only the lower
-/// triangle of `a`. `Err(k)` if the k-th pivot is not positive (A not positive definite), or if
-/// `a` is not square (k = 0).
+/// triangle of `a`. `Err(k)` if the k-th pivot is not positive and finite (A not positive
+/// definite), or if `a` is not square (k = 0).
 pub(crate) fn cholesky(a: ArrayView2<f64>) -> Result<Array2<f64>, usize> {
     let n = a.nrows();
     if a.ncols() != n {
@@ -21,7 +21,7 @@ pub(crate) fn cholesky(a: ArrayView2<f64>) -> Result<Array2<f64>, usize> {
                 s -= l[[i, k]] * l[[j, k]];
             }
             if i == j {
-                if s.is_nan() || s <= 0.0 {
+                if !(s > 0.0 && s.is_finite()) {
                     return Err(i);
                 }
                 l[[i, i]] = s.sqrt();
@@ -79,4 +79,21 @@ pub(crate) fn inverse_from_cholesky(l: ArrayView2<f64>) -> Array2<f64> {
         inv.column_mut(j).assign(&x);
     }
     (&inv + &inv.t()) * 0.5
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cholesky_reproduces_the_matrix_and_rejects_indefinite_ones() {
+        let a = ndarray::array![[4.0, 2.0, 0.4], [2.0, 5.0, 1.0], [0.4, 1.0, 3.0]];
+        let l = cholesky(a.view()).unwrap();
+        assert!((l.dot(&l.t()) - &a).iter().all(|v| v.abs() < 1e-12));
+        assert_eq!(l[[0, 1]], 0.0);
+        let inverse = inverse_from_cholesky(l.view());
+        assert!((inverse.dot(&a) - Array2::<f64>::eye(3)).iter().all(|v| v.abs() < 1e-12));
+        assert_eq!(cholesky(ndarray::array![[1.0, 2.0], [2.0, 1.0]].view()), Err(1));
+        assert_eq!(cholesky(ndarray::array![[f64::INFINITY]].view()), Err(0));
+    }
 }

@@ -7,11 +7,16 @@
 //! draws), every design scored by its one-step EIG under the posterior with the true likelihood
 //! (PCE, L = 10⁵ contrasts streamed in chunks, the same draws for every design of a seed).
 //!
-//! Posterior step: sampling importance resampling with the true likelihood
-//! ([`ParticlePrior::posterior`]: a pool of prior draws weighted by the likelihood of the two
-//! measurements), not a trained NPE — exact in the limit of a large pool, and the same posterior
-//! for every estimator. Its density (true likelihood × prior over the pool's evidence estimate) is
-//! what the NPE (Barber–Agakov) estimator subtracts as log p(θ).
+//! Posterior step (`--posterior`, the same posterior for every estimator of a seed):
+//! - `npe` (default, as in the paper): an NPE q(θ | y₁, y₂) trained on simulations at the two
+//!   measurement designs ([`NpePosterior`]), its draws the particles of the design step's prior
+//!   and its density the log p(θ) that the Barber–Agakov estimator subtracts;
+//! - `sir`: sampling importance resampling with the true likelihood
+//!   ([`ParticlePrior::posterior`]: a pool of prior draws weighted by the likelihood of the two
+//!   measurements) — exact in the limit of a large pool, with density true likelihood × prior over
+//!   the pool's evidence estimate.
+//!
+//! The chosen designs are scored under the same posterior's particles either way.
 //!
 //! Estimators (the EIG model MPR-GA trains online under the posterior):
 //! - `nre`: InfoNCE critic T(θ, y, ξ) trained on the InfoNCE bound;
@@ -31,7 +36,10 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
+use std::sync::Arc;
+
 use lindley::boed::eig::{ContrastiveEig, ContrastiveKind, CriticObjective, EigEstimator};
+use lindley::boed::npe_posterior::{NpePosterior, NpeUpdate};
 use lindley::boed::optimize::{MprgaConfig, MprgaEstimator, mprga};
 use lindley::boed::problems::{
     DesignSimulator, DifferentiableProblem, ParticlePrior, differentiable_problem, standard_normal,
@@ -48,7 +56,8 @@ pub struct Args {
     #[arg(long, default_value = "source-finding-2d")]
     problem: String,
     /// Comma-separated estimators: nre, npe-nre (critic trained by BCE, scored by InfoNCE), nle
-    /// (NLE direct, two flows), nle-pce (NLE contrastive), npe (Barber–Agakov), ince (INCE-λ).
+    /// (NLE direct, two flows), nle-pce (NLE contrastive), npe (or ba: Barber–Agakov), ince
+    /// (INCE-λ).
     #[arg(long, default_value = "nre,nle,npe,npe-nre", value_delimiter = ',')]
     estimators: Vec<String>,
     /// Comma-separated numbers of restarts M.
@@ -75,9 +84,16 @@ pub struct Args {
     /// 128×128, batch 512, contrast block 32; MAF flows 3×64); the flags above still apply.
     #[arg(long)]
     config: Option<PathBuf>,
-    /// Prior draws in the importance-resampling posterior.
+    /// How the posterior after the two measurements is found: npe (a trained NPE, as in the
+    /// paper) or sir (importance resampling with the true likelihood).
+    #[arg(long, default_value = "npe", value_parser = ["npe", "sir"])]
+    posterior: String,
+    /// Particles of the posterior: NPE draws (npe) or prior draws in the resampling pool (sir).
     #[arg(long, default_value_t = 200_000)]
     posterior_pool: usize,
+    /// Simulations the NPE posterior is trained on (npe).
+    #[arg(long, default_value_t = 20_000)]
+    npe_simulations: usize,
     /// Outer samples of the true-likelihood PCE that scores each chosen design.
     #[arg(long, default_value_t = 1000)]
     pce_outer: usize,
@@ -99,19 +115,6 @@ fn cpu_config() -> MprgaConfig {
     config
 }
 
-/// The MPR-GA estimator and critic objective of a benchmark estimator name.
-fn estimator(name: &str) -> Result<(MprgaEstimator, CriticObjective)> {
-    Ok(match name {
-        "nre" => (MprgaEstimator::InfoNce, CriticObjective::InfoNce),
-        "npe-nre" => (MprgaEstimator::InfoNce, CriticObjective::Bce),
-        "nle" => (MprgaEstimator::NleDirect, CriticObjective::InfoNce),
-        "nle-pce" => (MprgaEstimator::NleContrastive, CriticObjective::InfoNce),
-        "npe" => (MprgaEstimator::BarberAgakov, CriticObjective::InfoNce),
-        "ince" => (MprgaEstimator::InceLambda, CriticObjective::InfoNce),
-        other => bail!("unknown acquisition estimator '{other}'; available: nre, npe-nre, nle, nle-pce, npe, ince"),
-    })
-}
-
 /// The posterior after the two initial measurements of one seed, with the true sources and the
 /// two designs and observations.
 struct Setup {
@@ -121,7 +124,8 @@ struct Setup {
     observations: Array2<f64>,
 }
 
-fn setup(problem: &str, seed: u64, pool: usize) -> Result<Setup> {
+fn setup(args: &Args, seed: u64) -> Result<Setup> {
+    let problem = args.problem.as_str();
     let base = differentiable_problem(problem)?;
     if !problem.starts_with("source-finding") {
         bail!("bench acquisition runs the source-finding experiment; '{problem}' is not a source-finding problem");
@@ -135,7 +139,14 @@ fn setup(problem: &str, seed: u64, pool: usize) -> Result<Setup> {
     let mut designs = Array2::zeros((2, d));
     designs.row_mut(1).assign(&near.row(0));
     let observations = base.simulate(truth.view(), designs.view(), &mut rng)?;
-    let posterior = ParticlePrior::posterior(base, designs.view(), observations.view(), pool, &mut rng)?;
+    let posterior = if args.posterior == "sir" {
+        ParticlePrior::posterior(base, designs.view(), observations.view(), args.posterior_pool, &mut rng)?
+    } else {
+        let settings = NpeUpdate { simulations: args.npe_simulations, ..NpeUpdate::default() };
+        let npe = NpePosterior::train(base.as_ref(), None, designs.view(), observations.view(), &settings, &mut rng)?;
+        let (draws, _) = npe.sample(base.as_ref(), args.posterior_pool, &mut rng)?;
+        ParticlePrior::from_samples(base, draws)?.with_density(Arc::new(npe))?
+    };
     Ok(Setup { posterior, truth: truth.row(0).to_vec(), designs, observations })
 }
 
@@ -144,8 +155,15 @@ pub fn run(args: Args) -> Result<()> {
     if args.restarts.is_empty() || args.restarts.contains(&0) || args.estimators.is_empty() || args.seeds == 0 {
         bail!("give at least one estimator, one seed and positive numbers of restarts");
     }
-    let kinds: Vec<(String, MprgaEstimator, CriticObjective)> =
-        args.estimators.iter().map(|name| estimator(name).map(|(e, o)| (name.clone(), e, o))).collect::<Result<_>>()?;
+    let kinds: Vec<(String, MprgaEstimator, CriticObjective)> = args
+        .estimators
+        .iter()
+        .map(|name| {
+            let (bound, objective) =
+                super::super::estimators::online(name, "bench acquisition", CriticObjective::InfoNce)?;
+            Ok((name.clone(), bound, objective))
+        })
+        .collect::<Result<_>>()?;
     let mut base_config: MprgaConfig = match &args.config {
         Some(_) => super::super::read_config(args.config.as_ref())?,
         None => cpu_config(),
@@ -160,8 +178,9 @@ pub fn run(args: Args) -> Result<()> {
         if let Some(path) = &args.json {
             let document = json!({
                 "problem": args.problem,
-                "posterior": "sampling importance resampling with the true likelihood",
+                "posterior": args.posterior,
                 "posterior_pool": args.posterior_pool,
+                "npe_simulations": (args.posterior == "npe").then_some(args.npe_simulations),
                 "pce_outer": args.pce_outer,
                 "pce_inner": args.pce_inner,
                 "config": config,
@@ -174,12 +193,17 @@ pub fn run(args: Args) -> Result<()> {
         Ok(())
     };
     for seed in args.first_seed..args.first_seed + args.seeds {
-        let Setup { posterior, truth, designs, observations } = setup(&args.problem, seed, args.posterior_pool)?;
+        let start = Instant::now();
+        let Setup { posterior, truth, designs, observations } = setup(&args, seed)?;
+        let posterior_seconds = start.elapsed().as_secs_f64();
         eprintln!(
-            "seed {seed}: sources {truth:.3?}, measured at {:.3?} and {:.3?}: y = {:.3?}; posterior ESS {:.0} of {}",
+            "seed {seed}: sources {truth:.3?}, measured at {:.3?} and {:.3?}: y = {:.3?}; {} posterior in {:.1} s, \
+             ESS {:.0} of {}",
             designs.row(0).to_vec(),
             designs.row(1).to_vec(),
             observations.column(0).to_vec(),
+            args.posterior,
+            posterior_seconds,
             posterior.effective_size(),
             posterior.particles()
         );
@@ -190,6 +214,7 @@ pub fn run(args: Args) -> Result<()> {
             "observations": observations.column(0).to_vec(),
             "posterior_ess": posterior.effective_size(),
             "log_evidence": posterior.log_evidence(),
+            "posterior_seconds": posterior_seconds,
         }));
         let d = posterior.design_dim();
         let sources = posterior.parameter_dim() / d;

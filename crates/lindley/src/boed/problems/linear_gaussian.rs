@@ -6,6 +6,7 @@ use super::{
     DesignBox, DesignProblem, DesignSimulator, HALF_LN_2PI, map_log_likelihood, map_log_prior, map_simulation,
     normal_log_pdf, standard_normal,
 };
+use crate::distributions::linalg::{cholesky, inverse_from_cholesky};
 use crate::rng::LindleyRng;
 use crate::{Error, Result};
 
@@ -33,6 +34,28 @@ impl LinearGaussian {
     /// Prior standard deviation 1/i of parameter i (zero-based index `j`, i = j + 1).
     fn prior_sd(j: usize) -> f64 {
         1.0 / (j as f64 + 1.0)
+    }
+
+    /// The exact posterior N(μ, Σ) after measurements `y [T]` at `designs [T, P]` (rows):
+    /// Σ = (Σ₀⁻¹ + XᵀX/σ²)⁻¹ and μ = ΣXᵀy/σ² with Σ₀ = diag(1/i²), the reference for checking
+    /// learned posteriors.
+    pub fn exact_posterior(&self, designs: ArrayView2<f64>, y: ArrayView1<f64>) -> Result<(Array1<f64>, Array2<f64>)> {
+        if designs.ncols() != self.dim || designs.nrows() != y.len() {
+            return Err(Error::shape(
+                format!("{} exact posterior", self.name),
+                format!("designs [T, {}] and T observations", self.dim),
+                format!("designs {:?}, {} observations", designs.dim(), y.len()),
+            ));
+        }
+        let noise_var = LINEAR_GAUSSIAN_NOISE_SD * LINEAR_GAUSSIAN_NOISE_SD;
+        let prior_precision = Array1::from_shape_fn(self.dim, |j| Self::prior_sd(j).powi(-2));
+        let precision = Array2::from_diag(&prior_precision) + designs.t().dot(&designs) / noise_var;
+        let factor = cholesky(precision.view()).map_err(|_| {
+            Error::InvalidInput(format!("{} exact posterior: the designs are not all finite", self.name))
+        })?;
+        let covariance = inverse_from_cholesky(factor.view());
+        let mean = covariance.dot(&designs.t().dot(&y)) / noise_var;
+        Ok((mean, covariance))
     }
 
     fn mean(theta: ArrayView1<f64>, design: ArrayView1<f64>) -> f64 {

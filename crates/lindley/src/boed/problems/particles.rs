@@ -6,12 +6,15 @@
 //! Two ways to build one:
 //! - [`ParticlePrior::from_samples`]: equally weighted samples, e.g. from an NPE posterior
 //!   (`lindley sample`); there is no density, so estimators that need log p(θ) (Barber–Agakov)
-//!   refuse it.
+//!   refuse it, unless the samples' density is given with [`ParticlePrior::with_density`] (e.g. a
+//!   trained [`NpePosterior`](crate::boed::npe_posterior::NpePosterior)).
 //! - [`ParticlePrior::posterior`]: sampling importance resampling (Rubin 1987) with the base
 //!   problem's true likelihood: a pool of prior draws θ⁽ⁱ⁾ weighted by
 //!   wᵢ ∝ Πₜ p(yₜ | θ⁽ⁱ⁾, ξₜ) for the measurements (ξₜ, yₜ) made so far; draws are categorical on
 //!   the weights. Its density is the exact posterior p(θ) Πₜ p(yₜ | θ, ξₜ) / Ẑ with the evidence
 //!   estimated from the same pool, Ẑ = (1/n) Σᵢ wᵢ.
+
+use std::sync::Arc;
 
 use burn::prelude::*;
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis};
@@ -19,6 +22,7 @@ use rand::Rng;
 
 use super::{DesignBox, DesignProblem, DesignSimulator, DifferentiableProblem, SequentialProtocol, check_cols};
 use crate::boed::eig::RunningLogSumExp;
+use crate::mcmc::LogDensity;
 use crate::rng::LindleyRng;
 use crate::{Error, Result};
 
@@ -30,6 +34,16 @@ struct History {
     log_evidence: f64,
 }
 
+/// What a particle prior knows about its density.
+enum ParticleDensity {
+    /// Samples without a density.
+    Unknown,
+    /// A true-likelihood importance-resampling posterior.
+    Posterior(History),
+    /// Samples with a given log density, normalised inside the base prior's support.
+    Given(Arc<dyn LogDensity + Send>),
+}
+
 /// A problem with the base problem's simulator and likelihood and a particle prior (see the
 /// module documentation).
 pub struct ParticlePrior<P: ?Sized> {
@@ -37,7 +51,7 @@ pub struct ParticlePrior<P: ?Sized> {
     /// Normalised cumulative weights (last = 1).
     cumulative: Vec<f64>,
     effective_size: f64,
-    history: Option<History>,
+    density: ParticleDensity,
     base: Box<P>,
 }
 
@@ -85,7 +99,21 @@ impl<P: DesignProblem + ?Sized> ParticlePrior<P> {
         }
         let n = samples.nrows();
         let (cumulative, effective_size) = cumulative_weights(&vec![0.0; n])?;
-        Ok(ParticlePrior { particles: samples, cumulative, effective_size, history: None, base })
+        Ok(ParticlePrior { particles: samples, cumulative, effective_size, density: ParticleDensity::Unknown, base })
+    }
+
+    /// The same particles with `density` as their log density log p(θ) inside the base prior's
+    /// support (−∞ outside it). A density of another dimension is a shape error.
+    pub fn with_density(mut self, density: Arc<dyn LogDensity + Send>) -> Result<Self> {
+        if density.dim() != self.base.parameter_dim() {
+            return Err(Error::shape(
+                format!("{} particle prior density", self.base.name()),
+                format!("a density of {} parameters", self.base.parameter_dim()),
+                format!("{}", density.dim()),
+            ));
+        }
+        self.density = ParticleDensity::Given(density);
+        Ok(self)
     }
 
     /// The posterior after measurements `observations [T, Dy]` at `designs [T, Dξ]` by sampling
@@ -119,9 +147,8 @@ impl<P: DesignProblem + ?Sized> ParticlePrior<P> {
         lse.extend(&log_weights);
         let log_evidence = lse.value() - (pool as f64).ln();
         let (cumulative, effective_size) = cumulative_weights(&log_weights)?;
-        let history =
-            Some(History { designs: designs.to_owned(), observations: observations.to_owned(), log_evidence });
-        Ok(ParticlePrior { particles, cumulative, effective_size, history, base })
+        let history = History { designs: designs.to_owned(), observations: observations.to_owned(), log_evidence };
+        Ok(ParticlePrior { particles, cumulative, effective_size, density: ParticleDensity::Posterior(history), base })
     }
 
     /// Effective sample size (Σw)²/Σw² of the particle weights (the particle count when equally
@@ -137,7 +164,10 @@ impl<P: DesignProblem + ?Sized> ParticlePrior<P> {
 
     /// The estimated log evidence log p(y₁..y_T | ξ₁..ξ_T) of a true-likelihood posterior.
     pub fn log_evidence(&self) -> Option<f64> {
-        self.history.as_ref().map(|h| h.log_evidence)
+        match &self.density {
+            ParticleDensity::Posterior(history) => Some(history.log_evidence),
+            _ => None,
+        }
     }
 
     /// The base problem.
@@ -173,15 +203,25 @@ impl<P: DesignProblem + ?Sized> DesignSimulator for ParticlePrior<P> {
             .collect();
         self.particles.select(Axis(0), &rows)
     }
-    /// log p(θ) + Σₜ log p(yₜ | θ, ξₜ) − log Ẑ for a true-likelihood posterior; an error for
-    /// equally weighted samples, which have no density.
+    /// log p(θ) + Σₜ log p(yₜ | θ, ξₜ) − log Ẑ for a true-likelihood posterior; the given density
+    /// (−∞ outside the base prior's support) for samples with one; an error for samples without.
     fn log_prior(&self, theta: ArrayView2<f64>) -> Result<Array1<f64>> {
-        let Some(history) = &self.history else {
-            return Err(Error::InvalidInput(format!(
-                "{}: the prior is a set of parameter samples without a density, so log p(θ) (needed by the \
-                 Barber-Agakov bound) is not available",
-                self.base.name()
-            )));
+        let history = match &self.density {
+            ParticleDensity::Posterior(history) => history,
+            ParticleDensity::Given(density) => {
+                let support = self.base.log_prior(theta)?;
+                let density = density.log_density(theta)?;
+                return Ok(Array1::from_shape_fn(theta.nrows(), |i| {
+                    if support[i].is_finite() { density[i] } else { f64::NEG_INFINITY }
+                }));
+            }
+            ParticleDensity::Unknown => {
+                return Err(Error::InvalidInput(format!(
+                    "{}: the prior is a set of parameter samples without a density, so log p(θ) (needed by the \
+                     Barber-Agakov bound) is not available",
+                    self.base.name()
+                )));
+            }
         };
         let mut out = self.base.log_prior(theta)?;
         for t in 0..history.designs.nrows() {

@@ -1,0 +1,78 @@
+//! The NPE belief on linear-gaussian-p2, whose posterior after any measurements is Gaussian in
+//! closed form ([`LinearGaussian::exact_posterior`]).
+
+use std::sync::Arc;
+
+use ndarray::{Array1, Array2, ArrayView1, ArrayView2, array};
+
+use super::*;
+use crate::boed::problems::{DesignSimulator, LinearGaussian, ParticlePrior};
+use crate::distributions::linalg::{cholesky, inverse_from_cholesky, log_det_from_cholesky};
+use crate::flows::EstimatorKind;
+use crate::rng::substream;
+
+/// log N(θ; μ, Σ) per row of `theta`.
+fn gaussian_log_density(theta: ArrayView2<f64>, mean: ArrayView1<f64>, cov: ArrayView2<f64>) -> Array1<f64> {
+    let l = cholesky(cov).unwrap();
+    let precision = inverse_from_cholesky(l.view());
+    let constant = -0.5 * (mean.len() as f64 * (2.0 * std::f64::consts::PI).ln() + log_det_from_cholesky(l.view()));
+    Array1::from_iter(theta.outer_iter().map(|row| {
+        let d = &row - &mean;
+        constant - 0.5 * d.dot(&precision.dot(&d))
+    }))
+}
+
+/// Mean absolute difference of two log-densities.
+fn mean_abs_difference(a: &Array1<f64>, b: &Array1<f64>) -> f64 {
+    (a - b).mapv(f64::abs).mean().unwrap()
+}
+
+#[test]
+fn npe_belief_after_two_measurements_has_the_exact_posterior_density() {
+    let problem = LinearGaussian::new(2).unwrap();
+    let mut rng = substream(11, 0);
+    let designs = array![[1.0, 1.0], [0.5, -1.0]];
+    let theta_star = array![[0.6, -0.4]];
+    let y = Array2::from_shape_fn((2, 1), |(t, _)| {
+        problem.simulate(theta_star.view(), designs.slice(ndarray::s![t..=t, ..]), &mut rng).unwrap()[[0, 0]]
+    });
+    let settings = NpeUpdate {
+        simulations: 4000,
+        estimator: EstimatorConfig { kind: EstimatorKind::Maf, transforms: 2, hidden: 32, ..Default::default() },
+        training: TrainConfig { learning_rate: 1e-3, patience: 10, max_epochs: 80, ..Default::default() },
+    };
+    let wrong_width = NpePosterior::train(&problem, None, designs.view(), y.t(), &settings, &mut rng).unwrap_err();
+    assert!(wrong_width.to_string().contains("observations [k, 1]"), "{wrong_width}");
+    let belief = NpePosterior::train(&problem, None, designs.view(), y.view(), &settings, &mut rng).unwrap();
+    assert_eq!(belief.support_mass(), 1.0, "the prior has full support");
+
+    // Score the belief at draws of the exact posterior of both measurements.
+    let (mean, cov) = problem.exact_posterior(designs.view(), y.column(0)).unwrap();
+    let l = cholesky(cov.view()).unwrap();
+    let z = Array2::from_shape_fn((400, 2), |_| crate::boed::problems::standard_normal(&mut rng));
+    let theta = z.dot(&l.t()) + &mean;
+    let exact = gaussian_log_density(theta.view(), mean.view(), cov.view());
+    let learned = belief.log_density(theta.view()).unwrap();
+    let error = mean_abs_difference(&learned, &exact);
+    // The same draws under the posterior of the second measurement only: what a belief that
+    // forgot the first one would give, and far outside the tolerance.
+    let (mean1, cov1) =
+        problem.exact_posterior(designs.slice(ndarray::s![1.., ..]), y.slice(ndarray::s![1.., 0])).unwrap();
+    let forgetful = mean_abs_difference(&gaussian_log_density(theta.view(), mean1.view(), cov1.view()), &exact);
+    eprintln!("mean |log q − log p| = {error:.3} nats; a one-measurement posterior is off by {forgetful:.3}");
+    assert!(error < 0.15, "NPE log-density off by {error:.3} nats on average");
+    assert!(forgetful > 3.0 * 0.15, "the check does not tell the measurements apart ({forgetful:.3})");
+
+    // As the density of a particle prior it is log p(θ) for the Barber–Agakov bound.
+    let (draws, acceptance) = belief.sample(&problem, 500, &mut rng).unwrap();
+    assert_eq!((draws.nrows(), acceptance), (500, 1.0));
+    let samples = ParticlePrior::from_samples(Box::new(problem.clone()), draws.clone()).unwrap();
+    let missing = samples.log_prior(theta.view()).unwrap_err().to_string();
+    assert!(missing.contains("without a density"), "{missing}");
+    let belief = Arc::new(belief);
+    let with_density = samples.with_density(belief.clone()).unwrap();
+    assert_eq!(with_density.log_prior(theta.view()).unwrap(), learned);
+    let p3 = ParticlePrior::from_samples(Box::new(LinearGaussian::new(3).unwrap()), Array2::zeros((2, 3))).unwrap();
+    let mismatch = p3.with_density(belief).unwrap_err().to_string();
+    assert!(mismatch.contains("a density of 3 parameters"), "{mismatch}");
+}
