@@ -57,8 +57,12 @@ pub enum LayerKind {
         /// Residual blocks per conditioner.
         blocks: usize,
     },
-    /// MADE conditioners with two hidden layers; the variable order is reversed every layer.
-    Autoregressive,
+    /// MADE conditioners with two hidden layers (tanh or ReLU); the variable order is reversed
+    /// every layer.
+    Autoregressive {
+        /// tanh hidden activation instead of ReLU.
+        tanh: bool,
+    },
 }
 
 /// A conditional normalizing flow q(θ | c) with a standard-normal base.
@@ -115,9 +119,10 @@ impl Flow {
                     let mixing = (dim > 1).then(|| LuLinear::identity(dim, device));
                     FlowLayer { conditioner: Conditioner::Coupling(net), transformed, identity, mixing }
                 }
-                LayerKind::Autoregressive => {
+                LayerKind::Autoregressive { tanh } => {
                     let order: Vec<usize> = if l % 2 == 0 { (1..=dim).collect() } else { (1..=dim).rev().collect() };
-                    let made = Made::new(dim, &order, context, &[hidden, hidden], p, output_scale, rng, device);
+                    let made = Made::new(dim, &order, context, &[hidden, hidden], p, output_scale, rng, device)
+                        .with_tanh(tanh);
                     FlowLayer {
                         conditioner: Conditioner::Autoregressive(made),
                         transformed: (0..dim).collect(),

@@ -34,6 +34,18 @@ pub trait ConditionalDensity {
     }
 }
 
+/// Hidden-layer activation of the MADE conditioners of autoregressive flows.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MadeActivation {
+    /// max(0, x).
+    #[default]
+    Relu,
+    /// tanh x, as in sbi's MAF (nflows' `MaskedAffineAutoregressiveTransform` with
+    /// `activation=tanh`).
+    Tanh,
+}
+
 /// The family of density estimator.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -106,6 +118,8 @@ pub struct EstimatorConfig {
     pub components: usize,
     /// Prepend a context-conditioned affine layer to flows.
     pub conditional_affine: bool,
+    /// Hidden activation of MADE conditioners (MAF, autoregressive NSF).
+    pub made_activation: MadeActivation,
     /// Embedding net applied to the (z-scored) context before it conditions the estimator, trained
     /// with it (`None`: the context as it is).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -124,6 +138,7 @@ impl Default for EstimatorConfig {
             tail_bound: 3.0,
             components: 10,
             conditional_affine: false,
+            made_activation: MadeActivation::Relu,
             embedding: None,
         }
     }
@@ -145,6 +160,7 @@ impl DensityEstimator {
     pub fn new(config: &EstimatorConfig, dim: usize, context: usize, rng: &mut LindleyRng, device: &Device) -> Self {
         let spline = Transformer::Spline { bins: config.bins, bound: config.tail_bound };
         let coupling = LayerKind::Coupling { blocks: config.blocks };
+        let autoregressive = LayerKind::Autoregressive { tanh: config.made_activation == MadeActivation::Tanh };
         let flow = |kind, transformer, transforms, affine, rng: &mut LindleyRng| {
             DensityEstimator::Flow(Flow::new(
                 dim,
@@ -161,8 +177,8 @@ impl DensityEstimator {
         let affine = config.conditional_affine;
         match config.kind {
             EstimatorKind::Nsf => flow(coupling, spline, config.transforms, affine, rng),
-            EstimatorKind::NsfAutoregressive => flow(LayerKind::Autoregressive, spline, config.transforms, affine, rng),
-            EstimatorKind::Maf => flow(LayerKind::Autoregressive, Transformer::Affine, config.transforms, affine, rng),
+            EstimatorKind::NsfAutoregressive => flow(autoregressive, spline, config.transforms, affine, rng),
+            EstimatorKind::Maf => flow(autoregressive, Transformer::Affine, config.transforms, affine, rng),
             EstimatorKind::AffineCoupling => flow(coupling, Transformer::Affine, config.transforms, affine, rng),
             EstimatorKind::Gaussian => flow(coupling, Transformer::Affine, 0, true, rng),
             EstimatorKind::Mdn => {

@@ -1,5 +1,5 @@
 use burn::prelude::*;
-use burn::tensor::activation::relu;
+use burn::tensor::activation::{relu, tanh};
 
 use super::Dense;
 use crate::rng::LindleyRng;
@@ -16,6 +16,8 @@ pub struct Made {
     layers: Vec<Dense>,
     dim: usize,
     params_per_dim: usize,
+    /// tanh hidden activation instead of ReLU.
+    tanh: bool,
 }
 
 impl Made {
@@ -46,7 +48,13 @@ impl Made {
         let outputs: Vec<usize> = order.iter().flat_map(|&o| std::iter::repeat_n(o, params_per_dim)).collect();
         let mask = degrees.iter().map(|&a| outputs.iter().map(|&b| a < b).collect()).collect();
         layers.push(Dense::new(degrees.len(), outputs.len(), output_scale, rng, device).with_mask(mask, device));
-        Self { layers, dim, params_per_dim }
+        Self { layers, dim, params_per_dim, tanh: false }
+    }
+
+    /// The same network with tanh (`true`) or ReLU hidden activations.
+    pub fn with_tanh(mut self, tanh: bool) -> Self {
+        self.tanh = tanh;
+        self
     }
 
     /// Parameters `[batch, dim, params_per_dim]` from `[batch, dim + context]`.
@@ -57,7 +65,7 @@ impl Made {
         for (i, layer) in self.layers.iter().enumerate() {
             h = layer.forward(h);
             if i < last {
-                h = relu(h);
+                h = if self.tanh { tanh(h) } else { relu(h) };
             }
         }
         h.reshape([batch, self.dim, self.params_per_dim])
@@ -72,11 +80,17 @@ mod tests {
 
     /// Perturbing variable j may change only the outputs of variables later in the order.
     #[test]
-    fn made_is_autoregressive() {
+    fn made_is_autoregressive_with_either_activation() {
+        for tanh in [false, true] {
+            check_autoregressive(tanh);
+        }
+    }
+
+    fn check_autoregressive(tanh: bool) {
         let device = Device::flex();
         let mut rng = seeded(0);
         let order = [2, 3, 1];
-        let made = Made::new(3, &order, 2, &[16, 16], 2, 1.0, &mut rng, &device);
+        let made = Made::new(3, &order, 2, &[16, 16], 2, 1.0, &mut rng, &device).with_tanh(tanh);
         let base = [0.3f32, -0.7, 1.1, 0.5, -0.2];
         let eval =
             |v: &[f32]| tensor_to_vec(made.forward(Tensor::from_data(TensorData::new(v.to_vec(), [1, 5]), &device)));
@@ -97,5 +111,9 @@ mod tests {
         v[3] += 1.0;
         let y = eval(&v);
         assert!((0..6).all(|k| (y[k] - y0[k]).abs() > 0.0));
+        // The activation is the one asked for: the two give different outputs.
+        let other = Made::new(3, &order, 2, &[16, 16], 2, 1.0, &mut seeded(0), &device).with_tanh(!tanh);
+        let y_other = tensor_to_vec(other.forward(Tensor::from_data(TensorData::new(base.to_vec(), [1, 5]), &device)));
+        assert_ne!(y0, y_other);
     }
 }
