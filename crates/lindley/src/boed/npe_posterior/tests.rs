@@ -76,3 +76,26 @@ fn npe_belief_after_two_measurements_has_the_exact_posterior_density() {
     let mismatch = p3.with_density(belief).unwrap_err().to_string();
     assert!(mismatch.contains("a density of 3 parameters"), "{mismatch}");
 }
+
+#[test]
+fn draws_outside_the_prior_support_are_refused_with_a_clear_error() {
+    // A linear-gaussian-p1 belief whose mass lies near θ = −2.4, kept inside the support of
+    // nonlinear-1d's U(0, 1) prior: less than 1 in 100 draws qualify.
+    let problem = LinearGaussian::new(1).unwrap();
+    let settings = NpeUpdate {
+        simulations: 4000,
+        estimator: EstimatorConfig { kind: EstimatorKind::Maf, transforms: 2, hidden: 32, ..Default::default() },
+        training: TrainConfig { learning_rate: 1e-3, patience: 10, max_epochs: 80, ..Default::default() },
+    };
+    let mut rng = substream(12, 0);
+    let belief =
+        NpePosterior::train(&problem, None, array![[1.0]].view(), array![[-3.0]].view(), &settings, &mut rng).unwrap();
+    let bounded = crate::boed::problems::problem("nonlinear-1d").unwrap();
+    let error = belief.sample(bounded.as_ref(), 50, &mut rng).unwrap_err().to_string();
+    assert!(error.contains("draws of the NPE posterior lie inside the prior's support"), "{error}");
+    let too_few = NpeUpdate { simulations: 5, ..settings };
+    let error = NpePosterior::train(&problem, None, array![[1.0]].view(), array![[-3.0]].view(), &too_few, &mut rng)
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("needs at least 10 simulations, got 5"), "{error}");
+}
