@@ -22,7 +22,7 @@ use crate::boed::eig::{DensityRole, DesignSimulations, LearnedDensity};
 use crate::boed::problems::DesignProblem;
 use crate::flows::EstimatorConfig;
 use crate::mcmc::LogDensity;
-use crate::rng::LindleyRng;
+use crate::rng::{LindleyRng, substream};
 use crate::train::TrainConfig;
 use crate::{Error, Result};
 
@@ -125,7 +125,8 @@ impl NpePosterior {
         let flat_observations = observations.to_shape((1, k * dy)).expect("contiguous rows");
         let context = concatenate(Axis(1), &[flat_observations.view(), flat_designs.view()]).expect("one row each");
         let mut belief = NpePosterior { density, context, parameter_dim: problem.parameter_dim(), support_mass: 1.0 };
-        belief.support_mass = belief.sample(problem, SUPPORT_DRAWS, rng)?.1;
+        // Its own stream, so that `rng` runs on as if the estimate were not made.
+        belief.support_mass = belief.sample(problem, SUPPORT_DRAWS, &mut substream(training.seed, 1))?.1;
         Ok(belief)
     }
 
