@@ -449,17 +449,24 @@ pub struct EigArgs {
     pub out: PathBuf,
 }
 
+/// How `lindley eig` scores designs.
+enum Scorer {
+    /// A bound with the true likelihood (PCE, NMC, sNMC).
+    TrueLikelihood(ContrastiveKind),
+    /// A learned estimator: online at the designs, or flows amortised over the box where it has them.
+    Learned(LearnedEstimator),
+}
+
 /// Run `lindley eig`.
 pub fn run_eig(args: EigArgs) -> Result<()> {
-    // A true-likelihood bound (Ok) or a learned estimator (Err).
     let scorer = match args.estimator.as_str() {
-        "pce" => Ok(ContrastiveKind::Pce),
-        "nmc" => Ok(ContrastiveKind::Nmc),
-        "snmc" => Ok(ContrastiveKind::Snmc),
+        "pce" => Scorer::TrueLikelihood(ContrastiveKind::Pce),
+        "nmc" => Scorer::TrueLikelihood(ContrastiveKind::Nmc),
+        "snmc" => Scorer::TrueLikelihood(ContrastiveKind::Snmc),
         other => match estimators::find(other) {
             Some(found) => {
                 refuse_samples_without_density(&found, args.theta_samples.is_some())?;
-                Err(found)
+                Scorer::Learned(found)
             }
             None => bail!("unknown EIG estimator '{other}'; available: pce, nmc, snmc, {}", estimators::all_names()),
         },
@@ -478,7 +485,7 @@ pub fn run_eig(args: EigArgs) -> Result<()> {
         );
     }
     let estimates = match scorer {
-        Ok(kind) => {
+        Scorer::TrueLikelihood(kind) => {
             let Some(explicit) = problem.explicit() else {
                 bail!(
                     "'{}' needs the likelihood, which the simulator-only '{}' does not have",
@@ -488,8 +495,8 @@ pub fn run_eig(args: EigArgs) -> Result<()> {
             };
             ContrastiveEig::new(kind, args.outer, args.inner).estimate(explicit, designs.view(), args.seed)
         }
-        Err(LearnedEstimator { flows: None, .. }) => Ok(online_eig(&args, designs.view())?),
-        Err(LearnedEstimator { flows: Some(learned), .. }) => {
+        Scorer::Learned(LearnedEstimator { flows: None, .. }) => Ok(online_eig(&args, designs.view())?),
+        Scorer::Learned(LearnedEstimator { flows: Some(learned), .. }) => {
             problem.check_kind(learned, &args.problem)?;
             let mut config: FlowEigConfig = super::read_config(args.config.as_ref())?;
             config.outer = args.outer;
