@@ -193,6 +193,9 @@ pub fn run(args: Args) -> Result<()> {
         Ok(())
     };
     for seed in args.first_seed..args.first_seed + args.seeds {
+        if args.posterior == "npe" {
+            eprintln!("seed {seed}: training the NPE posterior on {} simulations …", args.npe_simulations);
+        }
         let start = Instant::now();
         let Setup { posterior, truth, designs, observations } = setup(&args, seed)?;
         let posterior_seconds = start.elapsed().as_secs_f64();
