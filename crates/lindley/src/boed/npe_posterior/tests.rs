@@ -3,23 +3,17 @@
 
 use std::sync::Arc;
 
-use ndarray::{Array1, Array2, ArrayView1, ArrayView2, array};
+use ndarray::{Array1, Array2, array};
 
 use super::*;
 use crate::boed::problems::{DesignSimulator, LinearGaussian, ParticlePrior};
-use crate::distributions::linalg::{cholesky, inverse_from_cholesky, log_det_from_cholesky};
+use crate::distributions::Distribution;
 use crate::flows::EstimatorKind;
 use crate::rng::substream;
 
-/// log N(θ; μ, Σ) per row of `theta`.
-fn gaussian_log_density(theta: ArrayView2<f64>, mean: ArrayView1<f64>, cov: ArrayView2<f64>) -> Array1<f64> {
-    let l = cholesky(cov).unwrap();
-    let precision = inverse_from_cholesky(l.view());
-    let constant = -0.5 * (mean.len() as f64 * (2.0 * std::f64::consts::PI).ln() + log_det_from_cholesky(l.view()));
-    Array1::from_iter(theta.outer_iter().map(|row| {
-        let d = &row - &mean;
-        constant - 0.5 * d.dot(&precision.dot(&d))
-    }))
+/// The Gaussian N(μ, Σ) as a project distribution (sampling and log-density).
+fn gaussian(mean: &Array1<f64>, cov: &Array2<f64>) -> Distribution {
+    Distribution::multivariate_normal(mean.to_vec(), cov.outer_iter().map(|r| r.to_vec()).collect()).unwrap()
 }
 
 /// Mean absolute difference of two log-densities.
@@ -48,17 +42,16 @@ fn npe_belief_after_two_measurements_has_the_exact_posterior_density() {
 
     // Score the belief at draws of the exact posterior of both measurements.
     let (mean, cov) = problem.exact_posterior(designs.view(), y.column(0)).unwrap();
-    let l = cholesky(cov.view()).unwrap();
-    let z = Array2::from_shape_fn((400, 2), |_| crate::boed::problems::standard_normal(&mut rng));
-    let theta = z.dot(&l.t()) + &mean;
-    let exact = gaussian_log_density(theta.view(), mean.view(), cov.view());
+    let exact_posterior = gaussian(&mean, &cov);
+    let theta = exact_posterior.sample(400, &mut rng);
+    let exact = exact_posterior.log_prob(theta.view());
     let learned = belief.log_density(theta.view()).unwrap();
     let error = mean_abs_difference(&learned, &exact);
     // The same draws under the posterior of the second measurement only: what a belief that
     // forgot the first one would give, and far outside the tolerance.
     let (mean1, cov1) =
         problem.exact_posterior(designs.slice(ndarray::s![1.., ..]), y.slice(ndarray::s![1.., 0])).unwrap();
-    let forgetful = mean_abs_difference(&gaussian_log_density(theta.view(), mean1.view(), cov1.view()), &exact);
+    let forgetful = mean_abs_difference(&gaussian(&mean1, &cov1).log_prob(theta.view()), &exact);
     eprintln!("mean |log q − log p| = {error:.3} nats; a one-measurement posterior is off by {forgetful:.3}");
     assert!(error < 0.15, "NPE log-density off by {error:.3} nats on average");
     assert!(forgetful > 3.0 * 0.15, "the check does not tell the measurements apart ({forgetful:.3})");
