@@ -181,6 +181,18 @@ pub fn run(args: SequentialArgs) -> Result<()> {
                     m.steps,
                     m.best_eig
                 )),
+                SequentialEvent::Updating(e) => bar.set_message(format!(
+                    "rollout {} step {}/{}: training the NPE belief, epoch {} · validation loss {:.4} (best {:.4}, {}/{} \
+                     without improvement)",
+                    p.rollout + 1,
+                    p.step,
+                    p.steps,
+                    e.epoch,
+                    e.validation_loss,
+                    e.best_validation_loss,
+                    e.epochs_without_improvement,
+                    e.patience
+                )),
                 SequentialEvent::Measured(step) => {
                     bar.set_position((p.rollout * steps + p.step) as u64);
                     bar.set_message(format!(

@@ -23,7 +23,7 @@ use crate::boed::problems::DesignProblem;
 use crate::flows::EstimatorConfig;
 use crate::mcmc::LogDensity;
 use crate::rng::{LindleyRng, substream};
-use crate::train::TrainConfig;
+use crate::train::{EpochProgress, TrainConfig};
 use crate::{Error, Result};
 
 /// Settings of an NPE belief ([`NpePosterior::train`]).
@@ -70,7 +70,8 @@ impl NpePosterior {
     /// measurement): `settings.simulations` draws of θ from `proposal` (the prior when `None`),
     /// each simulated at all k designs; failed simulations are left out. An error when fewer than
     /// [`MIN_NPE_SIMULATIONS`] simulations are finite, when the shapes disagree, or when less than
-    /// 1 in 100 draws of the trained flow lies inside the prior's support.
+    /// 1 in 100 draws of the trained flow lies inside the prior's support. `progress` is called
+    /// after every training epoch.
     pub fn train(
         problem: &dyn DesignProblem,
         proposal: Option<&NpePosterior>,
@@ -78,6 +79,7 @@ impl NpePosterior {
         observations: ArrayView2<f64>,
         settings: &NpeUpdate,
         rng: &mut LindleyRng,
+        progress: &mut dyn FnMut(&EpochProgress),
     ) -> Result<Self> {
         let what = || format!("{} NPE posterior", problem.name());
         let (k, dy, dim) = (designs.nrows(), problem.observation_dim(), problem.design_dim());
@@ -121,7 +123,8 @@ impl NpePosterior {
             )));
         }
         let training = TrainConfig { seed: rng.random(), ..settings.training.clone() };
-        let density = LearnedDensity::train(DensityRole::Posterior, &simulations, &settings.estimator, &training, rng)?;
+        let density =
+            LearnedDensity::train(DensityRole::Posterior, &simulations, &settings.estimator, &training, rng, progress)?;
         let flat_observations = observations.to_shape((1, k * dy)).expect("contiguous rows");
         let context = concatenate(Axis(1), &[flat_observations.view(), flat_designs.view()]).expect("one row each");
         let mut belief = NpePosterior { density, context, parameter_dim: problem.parameter_dim(), support_mass: 1.0 };

@@ -37,6 +37,7 @@ use crate::boed::optimize::{MprgaConfig, MprgaEstimator, MprgaProgress, mprga};
 use crate::boed::problems::{DesignProblem, DifferentiableProblem, ParticlePrior};
 use crate::mcmc::{Init, LogDensity, McmcConfig, Sampler, sample};
 use crate::rng::{LindleyRng, substream};
+use crate::train::EpochProgress;
 use crate::{Error, Result};
 
 /// How the designs of a sequential experiment are chosen.
@@ -297,6 +298,8 @@ fn rows_to_matrix<'a>(what: &str, rows: impl Iterator<Item = &'a [f64]> + Clone)
 pub enum SequentialEvent<'a> {
     /// MPR-GA is optimising the design of the current step.
     Optimising(&'a MprgaProgress),
+    /// The NPE belief of the current step has finished a training epoch (NPE updates only).
+    Updating(&'a EpochProgress),
     /// The step's measurement is done and the belief updated.
     Measured(&'a SequentialStep),
 }
@@ -346,23 +349,6 @@ struct Update {
     log_mean_weight: Option<f64>,
     effective_size: f64,
     acceptance: f64,
-}
-
-/// The NPE update after the measurement `y [1, Dy]` at `design [1, Dξ]` ([`NpePosterior::train`]
-/// with the previous belief as the proposal) and `particles` draws from the new belief.
-fn npe_update(
-    problem: &dyn DesignProblem,
-    previous: Option<&NpePosterior>,
-    design: ArrayView2<f64>,
-    y: ArrayView2<f64>,
-    settings: &NpeUpdate,
-    particles: usize,
-    rng: &mut LindleyRng,
-) -> Result<(NpePosterior, Update)> {
-    let belief = NpePosterior::train(problem, previous, design, y, settings, rng)?;
-    let (drawn, acceptance) = belief.sample(problem, particles, rng)?;
-    let update = Update { effective_size: drawn.nrows() as f64, particles: drawn, log_mean_weight: None, acceptance };
-    Ok((belief, update))
 }
 
 /// Reweight `particles` (equally weighted draws from the posterior of all but the last
@@ -540,15 +526,30 @@ pub fn sequential_design(
                 resample_move(base.as_ref(), &particles, designs.view(), observations.view(), config, &mut update_rng)?
             }
             PosteriorUpdate::Npe(settings) => {
-                let (belief, update) = npe_update(
+                // Trained on the last measurement with the previous belief as the proposal.
+                let belief = NpePosterior::train(
                     base.as_ref(),
                     npe.as_deref(),
                     row.view(),
                     y.view(),
                     settings,
-                    config.particles,
                     &mut update_rng,
+                    &mut |epoch| {
+                        progress(SequentialProgress {
+                            rollout: 0,
+                            step: t,
+                            steps: config.steps,
+                            event: SequentialEvent::Updating(epoch),
+                        })
+                    },
                 )?;
+                let (drawn, acceptance) = belief.sample(base.as_ref(), config.particles, &mut update_rng)?;
+                let update = Update {
+                    effective_size: drawn.nrows() as f64,
+                    particles: drawn,
+                    log_mean_weight: None,
+                    acceptance,
+                };
                 npe = Some(Arc::new(belief));
                 update
             }

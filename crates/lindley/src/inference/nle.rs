@@ -22,15 +22,20 @@ use super::sequential::{Fitted, RoundMethod};
 use super::simulations::{Simulations, simulation_api};
 use crate::data::{Dataset, DroppedRows};
 use crate::distributions::Distribution;
-use crate::flows::{ConditionalDensity, ConditionalEstimator, EstimatorConfig, EstimatorKind, Standardizer};
+use crate::flows::{
+    ConditionalDensity, ConditionalEstimator, EstimatorConfig, EstimatorKind, MadeActivation, Standardizer,
+};
 use crate::nn::EmbeddingKind;
 use crate::rng::{seeded, substream};
 use crate::train::{EpochProgress, TrainConfig, TrainReport, train};
 use crate::{Error, Result};
 
 /// Architecture, training and sampling settings of NLE; the defaults are sbibm's NLE (MAF with
-/// 5 transforms and 50 hidden units; batch 200, learning rate 5·10⁻⁴, patience 20) and its MCMC
-/// (100 chains of vectorised slice sampling, initialised by resampling prior draws).
+/// 5 transforms and 50 tanh hidden units, as sbi builds it; batch 200, learning rate 5·10⁻⁴,
+/// patience 20) and its MCMC (100 chains of vectorised slice sampling, initialised by resampling
+/// prior draws). A settings file that gives an `[estimator]` table takes the fields it leaves out
+/// from [`EstimatorConfig::default`] (an NSF with ReLU MADEs), not from here, so it should name
+/// `kind` and `made_activation`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct NleConfig {
@@ -48,7 +53,13 @@ pub struct NleConfig {
 impl Default for NleConfig {
     fn default() -> Self {
         Self {
-            estimator: EstimatorConfig { kind: EstimatorKind::Maf, transforms: 5, hidden: 50, ..Default::default() },
+            estimator: EstimatorConfig {
+                kind: EstimatorKind::Maf,
+                transforms: 5,
+                hidden: 50,
+                made_activation: MadeActivation::Tanh,
+                ..Default::default()
+            },
             training: TrainConfig::default(),
             mcmc: McmcSettings::default(),
             dequantize: false,

@@ -48,6 +48,8 @@ use lindley::rng::substream;
 use ndarray::Array2;
 use serde_json::{Value, json};
 
+use crate::progress;
+
 /// Arguments of `lindley bench acquisition`.
 #[derive(clap::Args)]
 pub struct Args {
@@ -143,7 +145,18 @@ fn setup(args: &Args, seed: u64) -> Result<Setup> {
         ParticlePrior::posterior(base, designs.view(), observations.view(), args.posterior_pool, &mut rng)?
     } else {
         let settings = NpeUpdate { simulations: args.npe_simulations, ..NpeUpdate::default() };
-        let npe = NpePosterior::train(base.as_ref(), None, designs.view(), observations.view(), &settings, &mut rng)?;
+        let label = format!("seed {seed}: NPE posterior");
+        let (bar, mut progress) = progress::training(&label);
+        let npe = NpePosterior::train(
+            base.as_ref(),
+            None,
+            designs.view(),
+            observations.view(),
+            &settings,
+            &mut rng,
+            &mut progress,
+        )?;
+        bar.finish_and_clear();
         let (draws, _) = npe.sample(base.as_ref(), args.posterior_pool, &mut rng)?;
         ParticlePrior::from_samples(base, draws)?.with_density(Arc::new(npe))?
     };

@@ -28,7 +28,7 @@ use crate::boed::problems::{DesignProblem, DesignSimulator, DifferentiableProble
 use crate::flows::{ConditionalDensity, ConditionalEstimator, EstimatorConfig, Standardizer};
 use crate::rng::{LindleyRng, substream};
 use crate::tensor_ops::{matrix_to_tensor, tensor_to_matrix, tensor_to_vec, vector};
-use crate::train::{TrainConfig, TrainReport, train};
+use crate::train::{EpochProgress, TrainConfig, TrainReport, train};
 use crate::{Error, Result};
 
 /// Rows scored by a density at once.
@@ -204,13 +204,14 @@ impl LearnedDensity {
     /// Train a fresh density of `config.estimator` in `role` on `simulations` (all finite) by
     /// minimising the mean negative log-density with `training`, on the device chosen by
     /// `LINDLEY_DEVICE`; both sides are z-scored with statistics of the training set.
-    /// `rng` initialises the network.
+    /// `rng` initialises the network; `progress` is called after every epoch.
     pub fn train(
         role: DensityRole,
         simulations: &DesignSimulations,
         estimator: &EstimatorConfig,
         training: &TrainConfig,
         rng: &mut LindleyRng,
+        progress: &mut dyn FnMut(&EpochProgress),
     ) -> Result<Self> {
         let device = crate::device::compute_device()?;
         let training_device = device.clone().autodiff();
@@ -223,9 +224,8 @@ impl LearnedDensity {
             &training_device,
         )?;
         let loss = |m: &ConditionalEstimator, v: Tensor<2>, c: Tensor<2>| m.log_prob(v, c).mean().neg();
-        let (model, report) =
-            train(model, inputs.view(), context.view(), loss, training, &training_device, &mut |_| {})
-                .map_err(|e| Error::Training(format!("training the {}: {e}", role.describe())))?;
+        let (model, report) = train(model, inputs.view(), context.view(), loss, training, &training_device, progress)
+            .map_err(|e| Error::Training(format!("training the {}: {e}", role.describe())))?;
         Ok(LearnedDensity { role, model: model.valid(), device, report })
     }
 
@@ -335,7 +335,8 @@ impl FlowEig {
             let split_seed = substream(seed, INIT_STREAM + 3 + role.index()).next_u64();
             let training = TrainConfig { seed: split_seed, ..config.training.clone() };
             let mut rng = substream(seed, INIT_STREAM + role.index());
-            let density = LearnedDensity::train(role, &simulations, &config.estimator, &training, &mut rng)?;
+            let density =
+                LearnedDensity::train(role, &simulations, &config.estimator, &training, &mut rng, &mut |_| {})?;
             *estimator.slot(role) = Some(density);
         }
         estimator.train_seconds = start.elapsed().as_secs_f64();

@@ -35,10 +35,17 @@ fn npe_belief_after_two_measurements_has_the_exact_posterior_density() {
         estimator: EstimatorConfig { kind: EstimatorKind::Maf, transforms: 2, hidden: 32, ..Default::default() },
         training: TrainConfig { learning_rate: 1e-3, patience: 10, max_epochs: 80, ..Default::default() },
     };
-    let wrong_width = NpePosterior::train(&problem, None, designs.view(), y.t(), &settings, &mut rng).unwrap_err();
+    let wrong_width =
+        NpePosterior::train(&problem, None, designs.view(), y.t(), &settings, &mut rng, &mut |_| {}).unwrap_err();
     assert!(wrong_width.to_string().contains("observations [k, 1]"), "{wrong_width}");
-    let belief = NpePosterior::train(&problem, None, designs.view(), y.view(), &settings, &mut rng).unwrap();
+    let mut epochs_seen = Vec::new();
+    let belief = NpePosterior::train(&problem, None, designs.view(), y.view(), &settings, &mut rng, &mut |p| {
+        epochs_seen.push(p.epoch)
+    })
+    .unwrap();
     assert_eq!(belief.support_mass(), 1.0, "the prior has full support");
+    let epochs = belief.density().report().epochs;
+    assert_eq!(epochs_seen, (1..=epochs).collect::<Vec<_>>(), "progress after every epoch");
 
     // Score the belief at draws of the exact posterior of both measurements.
     let (mean, cov) = problem.exact_posterior(designs.view(), y.column(0)).unwrap();
@@ -81,14 +88,30 @@ fn draws_outside_the_prior_support_are_refused_with_a_clear_error() {
         training: TrainConfig { learning_rate: 1e-3, patience: 10, max_epochs: 80, ..Default::default() },
     };
     let mut rng = substream(12, 0);
-    let belief =
-        NpePosterior::train(&problem, None, array![[1.0]].view(), array![[-3.0]].view(), &settings, &mut rng).unwrap();
+    let belief = NpePosterior::train(
+        &problem,
+        None,
+        array![[1.0]].view(),
+        array![[-3.0]].view(),
+        &settings,
+        &mut rng,
+        &mut |_| {},
+    )
+    .unwrap();
     let bounded = crate::boed::problems::problem("nonlinear-1d").unwrap();
     let error = belief.sample(bounded.as_ref(), 50, &mut rng).unwrap_err().to_string();
     assert!(error.contains("draws of the NPE posterior lie inside the prior's support"), "{error}");
     let too_few = NpeUpdate { simulations: 5, ..settings };
-    let error = NpePosterior::train(&problem, None, array![[1.0]].view(), array![[-3.0]].view(), &too_few, &mut rng)
-        .unwrap_err()
-        .to_string();
+    let error = NpePosterior::train(
+        &problem,
+        None,
+        array![[1.0]].view(),
+        array![[-3.0]].view(),
+        &too_few,
+        &mut rng,
+        &mut |_| {},
+    )
+    .unwrap_err()
+    .to_string();
     assert!(error.contains("needs at least 10 simulations, got 5"), "{error}");
 }

@@ -178,7 +178,15 @@ fn npe_posterior_as_new_prior_matches_the_exact_posterior_after_several_measurem
     };
     let error = sequential_design(&linear_gaussian, theta.view(), &too_few, &mut |_| {}).unwrap_err().to_string();
     assert!(error.contains("at least 10 simulations per step, got 5"), "{error}");
-    let run = sequential_design(&linear_gaussian, theta.view(), &config, &mut |_| {}).unwrap();
+    // Every step reports its NPE training epochs before its measurement is recorded.
+    let mut epochs_per_step = vec![0; config.steps];
+    let run = sequential_design(&linear_gaussian, theta.view(), &config, &mut |p| match p.event {
+        SequentialEvent::Updating(_) => epochs_per_step[p.step - 1] += 1,
+        SequentialEvent::Measured(_) => assert!(epochs_per_step[p.step - 1] > 0, "step {}: no epochs reported", p.step),
+        SequentialEvent::Optimising(_) => {}
+    })
+    .unwrap();
+    assert!(epochs_per_step.iter().all(|&e| e > 0), "{epochs_per_step:?}");
     assert_eq!(run.log_evidence, None);
     let designs = run.designs().unwrap();
     let observations = run.observations().unwrap().column(0).to_owned();
