@@ -88,30 +88,15 @@ fn draws_outside_the_prior_support_are_refused_with_a_clear_error() {
         training: TrainConfig { learning_rate: 1e-3, patience: 10, max_epochs: 80, ..Default::default() },
     };
     let mut rng = substream(12, 0);
-    let belief = NpePosterior::train(
-        &problem,
-        None,
-        array![[1.0]].view(),
-        array![[-3.0]].view(),
-        &settings,
-        &mut rng,
-        &mut |_| {},
-    )
-    .unwrap();
+    // One measurement y = −3 at ξ = 1.
+    let train = |settings: &NpeUpdate, rng: &mut LindleyRng| {
+        NpePosterior::train(&problem, None, array![[1.0]].view(), array![[-3.0]].view(), settings, rng, &mut |_| {})
+    };
+    let belief = train(&settings, &mut rng).unwrap();
     let bounded = crate::boed::problems::problem("nonlinear-1d").unwrap();
     let error = belief.sample(bounded.as_ref(), 50, &mut rng).unwrap_err().to_string();
     assert!(error.contains("draws of the NPE posterior lie inside the prior's support"), "{error}");
     let too_few = NpeUpdate { simulations: 5, ..settings };
-    let error = NpePosterior::train(
-        &problem,
-        None,
-        array![[1.0]].view(),
-        array![[-3.0]].view(),
-        &too_few,
-        &mut rng,
-        &mut |_| {},
-    )
-    .unwrap_err()
-    .to_string();
+    let error = train(&too_few, &mut rng).unwrap_err().to_string();
     assert!(error.contains("needs at least 10 simulations, got 5"), "{error}");
 }
