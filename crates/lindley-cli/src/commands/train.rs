@@ -8,8 +8,8 @@ use lindley::data::Dataset;
 use lindley::distributions::Distribution;
 use lindley::flows::{EstimatorConfig, EstimatorKind};
 use lindley::inference::{
-    AnyPosterior, Nle, NleConfig, Npe, NpeConfig, Nre, NreConfig, NreLoss, RoundMethod, SequentialConfig, Vae,
-    VaeConfig, VaeKind, run_rounds,
+    AnyPosterior, Nle, NleConfig, Npe, NpeConfig, Nre, NreConfig, NreLoss, RoundMethod, SequentialConfig, ThetaSpace,
+    Vae, VaeConfig, VaeKind, run_rounds,
 };
 use lindley::mcmc::Sampler;
 use lindley::nn::{EmbeddingConfig, EmbeddingKind};
@@ -208,6 +208,17 @@ pub struct McmcArgs {
     /// MCMC kernel of the posterior (stored in the model file): slice, metropolis or nuts.
     #[arg(long, visible_alias = "mcmc")]
     sampler: Option<SamplerKind>,
+    /// Coordinates in which the network reads θ (stored in the model file): `prior` (θ as the
+    /// prior draws it) or `unconstrained` (the prior's bijection onto ℝᴰ: logit of bounded, log
+    /// of positive parameters). Defaults: unconstrained for NLE, prior for NRE.
+    #[arg(long, value_parser = parse_theta_space)]
+    theta_space: Option<ThetaSpace>,
+}
+
+/// A [`ThetaSpace`] from its settings-file name.
+fn parse_theta_space(name: &str) -> Result<ThetaSpace> {
+    serde_json::from_value(serde_json::Value::String(name.into()))
+        .map_err(|_| anyhow::anyhow!("`{name}` is not a θ space: use `prior` or `unconstrained`"))
 }
 
 /// Arguments shared by every method.
@@ -394,6 +405,7 @@ impl McmcArgs {
         let mut config: NleConfig = super::read_config(self.common.config.as_ref())?;
         self.common.apply(&mut config.estimator, &mut config.training);
         config.estimator.embedding = self.common.embedding(config.estimator.embedding.take())?;
+        config.theta_space = self.theta_space.unwrap_or(config.theta_space);
         if let Some(kind) = self.sampler {
             config.mcmc.sampler = kind.sampler();
             if matches!(kind, SamplerKind::Nuts) {
@@ -421,6 +433,7 @@ impl McmcArgs {
         args.apply(&mut estimator, &mut config.training);
         config.classifier.hidden = estimator.hidden;
         config.classifier.embedding = args.embedding(config.classifier.embedding.take())?;
+        config.theta_space = self.theta_space.unwrap_or(config.theta_space);
         if let Some(kind) = self.sampler {
             config.mcmc.sampler = kind.sampler();
             if matches!(kind, SamplerKind::Nuts) {

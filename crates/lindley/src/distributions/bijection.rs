@@ -9,9 +9,11 @@
 //!   rₖ₊₁ = rₖ(1 − zₖ); the Jacobian is triangular with diagonal rₖzₖ(1 − zₖ), so the log-det is
 //!   Σₖ [ln rₖ + ln zₖ + ln(1 − zₖ)], accumulated in log space.
 
+use burn::prelude::*;
 use ndarray::{ArrayView2, ArrayViewMut1, ArrayViewMut2, s};
 
 use super::Distribution;
+use crate::tensor_ops::vector;
 
 /// softplus(x) = ln(1 + eˣ), without overflow or loss of precision for large |x|.
 fn softplus(x: f64) -> f64 {
@@ -74,6 +76,44 @@ pub(super) fn to_unconstrained(d: &Distribution, theta: ArrayView2<f64>, mut out
                     remaining = next;
                 }
             }
+        }
+    }
+}
+
+/// T applied to each row of a `[n, d.dim()]` tensor with the tensor operations of burn, so that
+/// gradients flow through it (the same maps as [`to_unconstrained`], in f32).
+pub(super) fn to_unconstrained_tensor(d: &Distribution, theta: Tensor<2>) -> Tensor<2> {
+    let device = theta.device();
+    let row =
+        |values: Vec<f64>| vector(&values.iter().map(|&v| v as f32).collect::<Vec<_>>(), &device).unsqueeze_dim(0);
+    match d {
+        Distribution::Product { parts } => {
+            let mut start = 0;
+            let blocks = parts
+                .iter()
+                .map(|part| {
+                    let k = part.dim();
+                    let block = to_unconstrained_tensor(part, theta.clone().narrow(1, start, k));
+                    start += k;
+                    block
+                })
+                .collect();
+            Tensor::cat(blocks, 1)
+        }
+        Distribution::Normal { .. } | Distribution::MultivariateNormal { .. } => theta,
+        Distribution::LogNormal { .. } | Distribution::Gamma { .. } => theta.log(),
+        Distribution::Uniform { low, high } => {
+            (theta.clone() - row(low.clone())).log() - (row(high.clone()) - theta).log()
+        }
+        Distribution::Beta { .. } => theta.clone().log() - theta.neg().add_scalar(1.0).log(),
+        Distribution::Dirichlet { .. } => {
+            // rₖ₊₁ = 1 − Σ_{i≤k} xᵢ through a matrix of ones on and above the diagonal.
+            let free = theta.dims()[1];
+            let ones: Vec<f32> = (0..free * free).map(|i| if i / free <= i % free { 1.0 } else { 0.0 }).collect();
+            let upper = Tensor::from_data(TensorData::new(ones, [free, free]), &device);
+            let next = theta.clone().matmul(upper).neg().add_scalar(1.0);
+            let offsets = row((0..free).map(|k| ((free - k) as f64).ln()).collect());
+            theta.log() - next.log() + offsets
         }
     }
 }

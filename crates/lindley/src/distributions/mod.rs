@@ -43,6 +43,7 @@ mod univariate;
 #[cfg(test)]
 mod tests;
 
+use burn::prelude::Tensor;
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
 use serde::{Deserialize, Serialize};
 
@@ -330,6 +331,12 @@ impl Distribution {
             bijection::to_unconstrained(self, theta, out.view_mut());
         }
         out
+    }
+
+    /// [`Distribution::to_unconstrained`] on a `[n, dim]` tensor, differentiable with respect to
+    /// θ (for networks that read θ in unconstrained space). `theta` must have `dim` columns.
+    pub fn to_unconstrained_tensor(&self, theta: Tensor<2>) -> Tensor<2> {
+        bijection::to_unconstrained_tensor(self, theta)
     }
 
     /// T⁻¹ applied to each row of `u`, and log|det ∂T⁻¹/∂u| per row, so that the density of u is

@@ -335,6 +335,41 @@ fn log_abs_det(mut a: Array2<f64>) -> f64 {
 }
 
 #[test]
+fn tensor_bijection_matches_the_f64_one_with_gradients() {
+    use crate::tensor_ops::{matrix_to_tensor, tensor_to_matrix};
+    let device = burn::prelude::Device::flex().autodiff();
+    for (k, d) in families().iter().enumerate() {
+        let theta = d.sample(100, &mut seeded(11 + k as u64));
+        let expected = d.to_unconstrained(theta.view());
+        let input = matrix_to_tensor(theta.view(), &device).require_grad();
+        let u = d.to_unconstrained_tensor(input.clone());
+        // The gradient of Σ u against central differences of the f64 map.
+        let gradient = tensor_to_matrix(input.grad(&u.clone().sum().backward()).unwrap());
+        let u = tensor_to_matrix(u);
+        for (a, b) in u.iter().zip(&expected) {
+            assert!((a - b).abs() <= 1e-4 * b.abs().max(1.0), "{}: {a} vs {b}", d.family());
+        }
+        for r in 0..5 {
+            for c in 0..d.dim() {
+                let h = 1e-6 * theta[[r, c]].abs().max(1e-3);
+                let mut plus = theta.slice(ndarray::s![r..r + 1, ..]).to_owned();
+                let mut minus = plus.clone();
+                plus[[0, c]] += h;
+                minus[[0, c]] -= h;
+                let numerical =
+                    (d.to_unconstrained(plus.view()).sum() - d.to_unconstrained(minus.view()).sum()) / (2.0 * h);
+                let g = gradient[[r, c]];
+                assert!(
+                    (g - numerical).abs() <= 1e-3 * numerical.abs().max(1.0),
+                    "{} row {r} column {c}: {g} vs {numerical}",
+                    d.family()
+                );
+            }
+        }
+    }
+}
+
+#[test]
 fn bijection_round_trips_and_log_det_matches_numerical_jacobian() {
     for (k, d) in families().iter().enumerate() {
         let dim = d.dim();

@@ -57,11 +57,12 @@ pub enum LayerKind {
         /// Residual blocks per conditioner.
         blocks: usize,
     },
-    /// MADE conditioners with two hidden layers (tanh or ReLU); the variable order is reversed
-    /// every layer.
+    /// MADE conditioners (tanh or ReLU hidden units); the variable order is reversed every layer.
     Autoregressive {
         /// tanh hidden activation instead of ReLU.
         tanh: bool,
+        /// Hidden layers per MADE.
+        hidden_layers: usize,
     },
 }
 
@@ -119,10 +120,10 @@ impl Flow {
                     let mixing = (dim > 1).then(|| LuLinear::identity(dim, device));
                     FlowLayer { conditioner: Conditioner::Coupling(net), transformed, identity, mixing }
                 }
-                LayerKind::Autoregressive { tanh } => {
+                LayerKind::Autoregressive { tanh, hidden_layers } => {
                     let order: Vec<usize> = if l % 2 == 0 { (1..=dim).collect() } else { (1..=dim).rev().collect() };
-                    let made = Made::new(dim, &order, context, &[hidden, hidden], p, output_scale, rng, device)
-                        .with_tanh(tanh);
+                    let widths = vec![hidden; hidden_layers];
+                    let made = Made::new(dim, &order, context, &widths, p, output_scale, rng, device).with_tanh(tanh);
                     FlowLayer {
                         conditioner: Conditioner::Autoregressive(made),
                         transformed: (0..dim).collect(),

@@ -108,7 +108,9 @@ pub struct EstimatorConfig {
     pub transforms: usize,
     /// Hidden units of every conditioner layer.
     pub hidden: usize,
-    /// Residual blocks per coupling conditioner.
+    /// Depth of every conditioner: the residual blocks of a coupling net; for a MADE (MAF,
+    /// autoregressive NSF) the hidden layers after the first, as nflows' `num_blocks` counts them,
+    /// so 2 gives sbi's MADE of three hidden layers.
     pub blocks: usize,
     /// Spline bins.
     pub bins: usize,
@@ -160,7 +162,10 @@ impl DensityEstimator {
     pub fn new(config: &EstimatorConfig, dim: usize, context: usize, rng: &mut LindleyRng, device: &Device) -> Self {
         let spline = Transformer::Spline { bins: config.bins, bound: config.tail_bound };
         let coupling = LayerKind::Coupling { blocks: config.blocks };
-        let autoregressive = LayerKind::Autoregressive { tanh: config.made_activation == MadeActivation::Tanh };
+        let autoregressive = LayerKind::Autoregressive {
+            tanh: config.made_activation == MadeActivation::Tanh,
+            hidden_layers: config.blocks + 1,
+        };
         let flow = |kind, transformer, transforms, affine, rng: &mut LindleyRng| {
             DensityEstimator::Flow(Flow::new(
                 dim,

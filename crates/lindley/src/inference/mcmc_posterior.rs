@@ -21,6 +21,7 @@ use super::model::{Method, ModelHeader};
 use super::nre::RatioClassifier;
 use super::posterior::{MapOptions, projected_adam_ascent};
 use super::{Posterior, PosteriorSamples, SampleOptions, check_observation, check_parameters};
+use crate::distributions::Distribution;
 use crate::flows::{ConditionalDensity, ConditionalEstimator};
 use crate::mcmc::{Init, LogDensity, McmcConfig, McmcRun, Sampler, Unconstrained};
 use crate::rng::seeded;
@@ -63,6 +64,50 @@ impl Default for McmcSettings {
             init_candidates: 10_000,
             max_rhat: 1.1,
             rhat_is_error: false,
+        }
+    }
+}
+
+/// The coordinates in which an NLE or NRE network reads θ; stored in the model file.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ThetaSpace {
+    /// θ as the prior draws it.
+    #[default]
+    Prior,
+    /// u = T(θ), the prior's bijection onto ℝᴰ ([`Distribution::to_unconstrained`]): bounded
+    /// coordinates through a logit, positive ones through a log (sbibm's "automatic transforms",
+    /// under which its published NLE and NRE figures were run). A log-normal prior becomes a
+    /// normal one, so the network sees a well-scaled input where θ is skewed over decades.
+    Unconstrained,
+}
+
+impl ThetaSpace {
+    /// The network's view of the rows of `theta`, which must lie strictly inside the prior's
+    /// support (an error names the first row that does not).
+    pub fn map_rows(&self, prior: &Distribution, theta: ArrayView2<f64>) -> Result<Array2<f64>> {
+        match self {
+            ThetaSpace::Prior => Ok(theta.to_owned()),
+            ThetaSpace::Unconstrained => {
+                let u = prior.to_unconstrained(theta);
+                match u.outer_iter().position(|row| row.iter().any(|v| !v.is_finite())) {
+                    Some(row) => Err(Error::InvalidInput(format!(
+                        "θ row {row} ({}) lies on the boundary of the prior's support or outside it, where the \
+                         unconstrained θ space the network reads is not defined",
+                        theta.row(row)
+                    ))),
+                    None => Ok(u),
+                }
+            }
+        }
+    }
+
+    /// [`ThetaSpace::map_rows`] on a tensor, differentiable with respect to θ (rows outside the
+    /// support give non-finite values, which the potential never reads: it is −∞ there).
+    fn map_tensor(&self, prior: &Distribution, theta: Tensor<2>) -> Tensor<2> {
+        match self {
+            ThetaSpace::Prior => theta,
+            ThetaSpace::Unconstrained => prior.to_unconstrained_tensor(theta),
         }
     }
 }
@@ -193,6 +238,12 @@ impl McmcPosterior {
         Self::new(network, header)
     }
 
+    /// The network term of the potential, log q(x_o | θ) or f(θ, x_o), for each row of `theta`
+    /// (in the prior's coordinates; mapped to the network's [`ThetaSpace`] here).
+    fn evaluate(&self, network: &Network, theta: Tensor<2>, observation: Tensor<2>) -> Tensor<1> {
+        network.evaluate(self.header.theta_space.map_tensor(&self.header.prior, theta), observation)
+    }
+
     /// The network term of the potential for each row of `theta`, in chunks.
     fn network_term(&self, theta: ArrayView2<f64>, observation: ArrayView1<f64>) -> Array1<f64> {
         let device = Device::flex();
@@ -200,7 +251,7 @@ impl McmcPosterior {
         for start in (0..theta.nrows()).step_by(EVALUATION_CHUNK) {
             let rows = theta.slice(ndarray::s![start..(start + EVALUATION_CHUNK).min(theta.nrows()), ..]);
             let x = matrix_to_tensor(observation.insert_axis(Axis(0)), &device);
-            let values = self.network.evaluate(matrix_to_tensor(rows, &device), x);
+            let values = self.evaluate(&self.network, matrix_to_tensor(rows, &device), x);
             out.extend(tensor_to_vec(values).into_iter().map(f64::from));
         }
         Array1::from(out)
@@ -304,7 +355,7 @@ impl McmcPosterior {
         let device = Device::flex().autodiff();
         let x = matrix_to_tensor(observation.insert_axis(Axis(0)), &device).repeat_dim(0, rows.nrows());
         let input = matrix_to_tensor(rows.view(), &device).require_grad();
-        let output = network.evaluate(input.clone(), x);
+        let output = self.evaluate(network, input.clone(), x);
         let term = tensor_to_vec(output.clone());
         let gradients = output.sum().backward();
         let network_gradient = tensor_to_matrix(
@@ -332,7 +383,7 @@ impl McmcPosterior {
         let x = matrix_to_tensor(observation.insert_axis(Axis(0)), &device).repeat_dim(0, rows);
         projected_adam_ascent(start, &bounds, options, |theta| {
             let input = matrix_to_tensor(theta, &device).require_grad();
-            let gradients = network.evaluate(input.clone(), x.clone()).sum().backward();
+            let gradients = self.evaluate(&network, input.clone(), x.clone()).sum().backward();
             let gradient = input
                 .grad(&gradients)
                 .ok_or_else(|| Error::Sampling("no gradient of the potential with respect to θ".into()))?;
@@ -448,5 +499,47 @@ impl Posterior for McmcPosterior {
         check_parameters(theta, self.parameter_dim())?;
         check_observation(observation, self.data_dim())?;
         Ok(self.potential_unchecked(theta, observation))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use ndarray::array;
+
+    use super::*;
+    use crate::data::Dataset;
+    use crate::inference::{Nle, NleConfig};
+
+    #[test]
+    fn potential_gradient_through_the_unconstrained_map_matches_finite_differences() {
+        let prior = Distribution::uniform(vec![0.0, -1.0], vec![1.0, 3.0]).unwrap();
+        let theta = prior.sample(300, &mut seeded(1));
+        let x = theta.mapv(|v| v * v + 0.1 * v);
+        let mut config = NleConfig::default();
+        config.training.max_epochs = 2;
+        assert_eq!(config.theta_space, ThetaSpace::Unconstrained);
+        let mut nle = Nle::new(prior.clone(), config);
+        nle.append_simulations(Dataset::new(theta, x).unwrap()).unwrap();
+        let posterior = nle.train(&mut |_| {}).unwrap().0;
+        let network = posterior.autodiff_network();
+        let observation = array![0.3, 1.5];
+        let points = array![[0.2, 0.4], [0.7, 2.5], [0.95, -0.8]];
+        let (values, gradient) = posterior.potential_gradient(&network, points.view(), observation.view()).unwrap();
+        let exact = posterior.log_prob(points.view(), observation.view()).unwrap();
+        let h = 1e-3;
+        for i in 0..points.nrows() {
+            assert!((values[i] - exact[i]).abs() < 1e-4 * exact[i].abs().max(1.0), "{values} vs {exact}");
+            for j in 0..2 {
+                let mut plus = points.slice(ndarray::s![i..i + 1, ..]).to_owned();
+                let mut minus = plus.clone();
+                plus[[0, j]] += h;
+                minus[[0, j]] -= h;
+                let numerical = (posterior.log_prob(plus.view(), observation.view()).unwrap()[0]
+                    - posterior.log_prob(minus.view(), observation.view()).unwrap()[0])
+                    / (2.0 * h);
+                let g = gradient[[i, j]];
+                assert!((g - numerical).abs() < 2e-2 * numerical.abs().max(1.0), "row {i}, θ{j}: {g} vs {numerical}");
+            }
+        }
     }
 }

@@ -42,7 +42,7 @@ use serde::{Deserialize, Serialize};
 use crate::{Error, Result};
 
 pub use abc::{AbcPosterior, AbcProblem, RejectionConfig, SmcConfig, rejection_abc, smc_abc};
-pub use mcmc_posterior::{McmcPosterior, McmcSettings};
+pub use mcmc_posterior::{McmcPosterior, McmcSettings, ThetaSpace};
 pub use model::ModelHeader;
 pub use nle::{Nle, NleConfig};
 pub use npe::{Npe, NpeConfig, NpeLoss};

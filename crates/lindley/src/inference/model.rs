@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::distributions::Distribution;
 use crate::flows::{EstimatorConfig, Standardizer};
-use crate::inference::mcmc_posterior::McmcSettings;
+use crate::inference::mcmc_posterior::{McmcSettings, ThetaSpace};
 use crate::inference::nre::ClassifierConfig;
 use crate::inference::vae::VaeArchitecture;
 use crate::train::TrainReport;
@@ -110,6 +110,10 @@ pub struct ModelHeader {
     /// MCMC settings of the posterior (NLE and NRE).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mcmc: Option<McmcSettings>,
+    /// The coordinates in which the network reads θ (NLE and NRE; files without the field
+    /// predate it and read θ as the prior draws it).
+    #[serde(default)]
+    pub theta_space: ThetaSpace,
     /// Architecture of the VAE networks (CP-VAE and UP-VAE only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vae: Option<VaeArchitecture>,

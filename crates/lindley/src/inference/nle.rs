@@ -16,7 +16,7 @@ use ndarray::{Array2, ArrayView2};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
-use super::mcmc_posterior::{McmcPosterior, McmcSettings, Network};
+use super::mcmc_posterior::{McmcPosterior, McmcSettings, Network, ThetaSpace};
 use super::model::Method;
 use super::sequential::{Fitted, RoundMethod};
 use super::simulations::{Simulations, simulation_api};
@@ -31,9 +31,10 @@ use crate::train::{EpochProgress, TrainConfig, TrainReport, train};
 use crate::{Error, Result};
 
 /// Architecture, training and sampling settings of NLE; the defaults are sbibm's NLE (MAF with
-/// 5 transforms and 50 tanh hidden units, as sbi builds it; batch 200, learning rate 5·10⁻⁴,
-/// patience 20) and its MCMC (100 chains of vectorised slice sampling, initialised by resampling
-/// prior draws). A settings file that gives an `[estimator]` table takes the fields it leaves out
+/// 5 transforms whose MADEs have three hidden layers of 50 tanh units, as sbi builds it, reading θ
+/// in the prior's unconstrained space as sbibm's automatic transforms do; batch 200, learning rate
+/// 5·10⁻⁴, patience 20) and its MCMC (100 chains of vectorised slice sampling, initialised by
+/// resampling prior draws). A settings file that gives an `[estimator]` table takes the fields it leaves out
 /// from [`EstimatorConfig::default`] (an NSF with ReLU MADEs), not from here, so it should name
 /// `kind` and `made_activation`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -48,6 +49,8 @@ pub struct NleConfig {
     /// Train on uniformly dequantized data x + U(−½, ½) (see the module documentation); the data
     /// must then be integer-valued.
     pub dequantize: bool,
+    /// The coordinates in which q(x | θ) reads θ.
+    pub theta_space: ThetaSpace,
 }
 
 impl Default for NleConfig {
@@ -63,6 +66,7 @@ impl Default for NleConfig {
             training: TrainConfig::default(),
             mcmc: McmcSettings::default(),
             dequantize: false,
+            theta_space: ThetaSpace::Unconstrained,
         }
     }
 }
@@ -101,6 +105,7 @@ impl Nle {
             )));
         }
         let data = self.simulations.training_data()?;
+        let theta = self.config.theta_space.map_rows(self.simulations.prior(), data.theta())?;
         let x = if self.config.dequantize { dequantized(data.x(), seed)? } else { data.x().to_owned() };
         let device = Device::flex().autodiff();
         let mut training = self.config.training.clone();
@@ -109,7 +114,7 @@ impl Nle {
             Some(fitted) => (fitted.network, fitted.standardizers),
             None => {
                 let input = Standardizer::fit(x.view());
-                let context = Standardizer::fit(data.theta());
+                let context = Standardizer::fit(theta.view());
                 let network = ConditionalEstimator::new(
                     &self.config.estimator,
                     input.clone(),
@@ -121,7 +126,7 @@ impl Nle {
             }
         };
         let loss = |m: &ConditionalEstimator, x: Tensor<2>, theta: Tensor<2>| m.log_prob(x, theta).mean().neg();
-        let (network, report) = train(network, x.view(), data.theta(), loss, &training, &device, progress)?;
+        let (network, report) = train(network, x.view(), theta.view(), loss, &training, &device, progress)?;
         Ok((Fitted { network, standardizers }, report))
     }
 
@@ -130,6 +135,7 @@ impl Nle {
         let mut header =
             self.simulations.header(Method::Nle, self.config.estimator.clone(), fitted.standardizers.clone(), report);
         header.mcmc = Some(self.config.mcmc.clone());
+        header.theta_space = self.config.theta_space;
         McmcPosterior::new(Network::Likelihood(fitted.network.clone().valid()), header)
     }
 }

@@ -29,7 +29,7 @@
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::mcmc_posterior::{McmcPosterior, McmcSettings, Network};
+use super::mcmc_posterior::{McmcPosterior, McmcSettings, Network, ThetaSpace};
 use super::model::Method;
 use super::sequential::{Fitted, RoundMethod};
 use super::simulations::{Simulations, simulation_api};
@@ -148,6 +148,9 @@ pub struct NreConfig {
     pub training: TrainConfig,
     /// Posterior sampling.
     pub mcmc: McmcSettings,
+    /// The coordinates in which the classifier reads θ (by default as the prior draws it, the
+    /// setting of lindley's NRE tables; sbibm ran NRE in unconstrained space).
+    pub theta_space: ThetaSpace,
 }
 
 /// A classifier d(θ, x) = f(z(θ), e(z(x))) whose logit f estimates log r(θ, x) (+ c(x) for
@@ -314,13 +317,14 @@ impl Nre {
     ) -> Result<(Fitted<RatioClassifier>, TrainReport)> {
         self.config.loss.validate()?;
         let data = self.simulations.training_data()?;
+        let theta = self.config.theta_space.map_rows(self.simulations.prior(), data.theta())?;
         let device = Device::flex().autodiff();
         let mut training = self.config.training.clone();
         training.seed = seed;
         let (model, standardizers) = match warm {
             Some(fitted) => (fitted.network, fitted.standardizers),
             None => {
-                let theta = Standardizer::fit(data.theta());
+                let theta = Standardizer::fit(theta.view());
                 let x = context_standardizer(self.config.classifier.embedding.as_ref(), data.x())?;
                 let model = RatioClassifier::new(&self.config.classifier, &theta, &x, &mut seeded(seed), &device)?;
                 (model, (theta, x))
@@ -333,7 +337,7 @@ impl Nre {
             NreLoss::Multiclass { classes, gamma } => multiclass_loss(m, theta, x, classes, gamma),
             NreLoss::Balanced { lambda } => balanced_loss(m, theta, x, lambda),
         };
-        let (network, report) = train(model, data.theta(), data.x(), loss, &training, &device, progress)?;
+        let (network, report) = train(model, theta.view(), data.x(), loss, &training, &device, progress)?;
         Ok((Fitted { network, standardizers }, report))
     }
 
@@ -343,6 +347,7 @@ impl Nre {
             self.simulations.header(Method::Nre, EstimatorConfig::default(), fitted.standardizers.clone(), report);
         header.classifier = Some(self.config.classifier.clone());
         header.mcmc = Some(self.config.mcmc.clone());
+        header.theta_space = self.config.theta_space;
         McmcPosterior::new(Network::Ratio(fitted.network.clone().valid()), header)
     }
 }

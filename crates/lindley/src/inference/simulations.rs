@@ -2,6 +2,7 @@
 //! (θ, x) pairs appended so far with their checks, the names, and the header fields that every
 //! model file records about them.
 
+use super::mcmc_posterior::ThetaSpace;
 use super::model::{FORMAT_VERSION, Method, ModelHeader, TrainingSummary};
 use crate::data::{Dataset, DroppedRows};
 use crate::distributions::Distribution;
@@ -122,6 +123,7 @@ impl Simulations {
             training: TrainingSummary::new(report, simulations, self.dropped),
             classifier: None,
             mcmc: None,
+            theta_space: ThetaSpace::Prior,
             vae: None,
         }
     }

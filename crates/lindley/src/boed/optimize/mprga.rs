@@ -192,12 +192,14 @@ impl Default for MprgaConfig {
                 kind: EstimatorKind::Maf,
                 transforms: 3,
                 hidden: 64,
+                blocks: 1,
                 ..EstimatorConfig::default()
             },
             likelihood_flow: EstimatorConfig {
                 kind: EstimatorKind::Maf,
                 transforms: 3,
                 hidden: 64,
+                blocks: 1,
                 ..EstimatorConfig::default()
             },
             ince_lambda: DEFAULT_INCE_LAMBDA,

@@ -427,7 +427,13 @@ mod tests {
     fn barber_agakov_flow_trains_on_the_implicit_aphid_problem() {
         let aphid = Aphid::new(1).unwrap();
         let config = FlowEigConfig {
-            estimator: EstimatorConfig { kind: EstimatorKind::Maf, transforms: 2, hidden: 32, ..Default::default() },
+            estimator: EstimatorConfig {
+                kind: EstimatorKind::Maf,
+                transforms: 2,
+                hidden: 32,
+                blocks: 1,
+                ..Default::default()
+            },
             training: TrainConfig {
                 batch_size: 256,
                 learning_rate: 2e-3,
