@@ -18,11 +18,15 @@
 //! (used by `sample`). log q(θ | c) = log N(z; 0, I) + Σ log|det ∂z/∂θ|.
 
 use burn::prelude::*;
+use rand::seq::SliceRandom;
 
 use super::lu::LuLinear;
 use super::transformer::Transformer;
 use crate::nn::{Made, Mlp, ResidualNet};
-use crate::rng::LindleyRng;
+use crate::rng::{LindleyRng, substream};
+
+/// Seed of the permuted MADE orders (offset by the dimension; one stream per layer).
+const PERMUTATION_SEED: u64 = 0x6d61_6465;
 use crate::tensor_ops::{indices, standard_normal_log_prob};
 
 /// The network that produces a layer's transformer parameters.
@@ -63,7 +67,22 @@ pub enum LayerKind {
         tanh: bool,
         /// Hidden layers per MADE.
         hidden_layers: usize,
+        /// Pseudo-random variable orders after the first layer instead of alternating reversals.
+        permuted: bool,
     },
+}
+
+/// The variable order (a permutation of 1..=dim) of the MADE in flow layer `layer`: natural in
+/// the first layer, then reversed every other layer, or (`permuted`) a pseudo-random permutation
+/// that depends only on `dim` and `layer`.
+pub(crate) fn made_order(dim: usize, layer: usize, permuted: bool) -> Vec<usize> {
+    let mut order: Vec<usize> = (1..=dim).collect();
+    if permuted && layer > 0 {
+        order.shuffle(&mut substream(PERMUTATION_SEED + dim as u64, layer as u64));
+    } else if layer % 2 == 1 {
+        order.reverse();
+    }
+    order
 }
 
 /// A conditional normalizing flow q(θ | c) with a standard-normal base.
@@ -120,8 +139,8 @@ impl Flow {
                     let mixing = (dim > 1).then(|| LuLinear::identity(dim, device));
                     FlowLayer { conditioner: Conditioner::Coupling(net), transformed, identity, mixing }
                 }
-                LayerKind::Autoregressive { tanh, hidden_layers } => {
-                    let order: Vec<usize> = if l % 2 == 0 { (1..=dim).collect() } else { (1..=dim).rev().collect() };
+                LayerKind::Autoregressive { tanh, hidden_layers, permuted } => {
+                    let order = made_order(dim, l, permuted);
                     let widths = vec![hidden; hidden_layers];
                     let made = Made::new(dim, &order, context, &widths, p, output_scale, rng, device).with_tanh(tanh);
                     FlowLayer {

@@ -46,6 +46,19 @@ pub enum MadeActivation {
     Tanh,
 }
 
+/// How the variable order changes from one MADE conditioner of an autoregressive flow to the next.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MadeOrder {
+    /// The natural order, reversed every other layer.
+    #[default]
+    Reversed,
+    /// The natural order in the first layer, then a pseudo-random permutation per layer (as sbi's
+    /// MAF puts a `RandomPermutation` after every MADE), drawn from a fixed seed that depends only
+    /// on the dimension and the layer, so a model file rebuilds the same flow.
+    Permuted,
+}
+
 /// The family of density estimator.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -122,6 +135,8 @@ pub struct EstimatorConfig {
     pub conditional_affine: bool,
     /// Hidden activation of MADE conditioners (MAF, autoregressive NSF).
     pub made_activation: MadeActivation,
+    /// Variable orders of the MADE conditioners (MAF, autoregressive NSF).
+    pub made_order: MadeOrder,
     /// Embedding net applied to the (z-scored) context before it conditions the estimator, trained
     /// with it (`None`: the context as it is).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -141,6 +156,7 @@ impl Default for EstimatorConfig {
             components: 10,
             conditional_affine: false,
             made_activation: MadeActivation::Relu,
+            made_order: MadeOrder::Reversed,
             embedding: None,
         }
     }
@@ -165,6 +181,7 @@ impl DensityEstimator {
         let autoregressive = LayerKind::Autoregressive {
             tanh: config.made_activation == MadeActivation::Tanh,
             hidden_layers: config.blocks + 1,
+            permuted: config.made_order == MadeOrder::Permuted,
         };
         let flow = |kind, transformer, transforms, affine, rng: &mut LindleyRng| {
             DensityEstimator::Flow(Flow::new(

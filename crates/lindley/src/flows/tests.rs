@@ -157,3 +157,28 @@ pub(crate) fn log_abs_det(mut a: Vec<Vec<f64>>) -> f64 {
     }
     total
 }
+
+#[test]
+fn permuted_made_orders_are_fixed_permutations() {
+    use super::flow::made_order;
+    for dim in [1, 2, 5, 8] {
+        for layer in 0..6 {
+            for permuted in [false, true] {
+                let order = made_order(dim, layer, permuted);
+                let mut sorted = order.clone();
+                sorted.sort_unstable();
+                assert_eq!(sorted, (1..=dim).collect::<Vec<_>>(), "dim {dim} layer {layer}");
+                // The same order whenever a flow of this shape is built (e.g. from a model file).
+                assert_eq!(order, made_order(dim, layer, permuted));
+            }
+        }
+        assert_eq!(made_order(dim, 0, true), (1..=dim).collect::<Vec<_>>());
+    }
+    // With 8 variables the permuted layers are neither the natural nor the reversed order, and differ.
+    let natural: Vec<usize> = (1..=8).collect();
+    let reversed: Vec<usize> = (1..=8).rev().collect();
+    let layers: Vec<Vec<usize>> = (1..5).map(|l| made_order(8, l, true)).collect();
+    assert!(layers.iter().all(|o| *o != natural && *o != reversed), "{layers:?}");
+    assert!(layers.windows(2).all(|w| w[0] != w[1]), "{layers:?}");
+    assert_eq!(made_order(8, 3, false), reversed);
+}
