@@ -61,7 +61,7 @@ pub enum LayerKind {
         /// Residual blocks per conditioner.
         blocks: usize,
     },
-    /// MADE conditioners (tanh or ReLU hidden units); the variable order is reversed every layer.
+    /// MADE conditioners (tanh or ReLU hidden units), with variable orders from [`made_order`].
     Autoregressive {
         /// tanh hidden activation instead of ReLU.
         tanh: bool,
