@@ -617,3 +617,16 @@ pub fn run(method: Method) -> Result<()> {
     );
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn theta_spaces_parse_by_their_settings_names_and_others_are_named_in_the_error() {
+        assert_eq!(parse_theta_space("prior").unwrap(), ThetaSpace::Prior);
+        assert_eq!(parse_theta_space("unconstrained").unwrap(), ThetaSpace::Unconstrained);
+        let error = parse_theta_space("logit").unwrap_err().to_string();
+        assert!(error.contains("`logit` is not a θ space") && error.contains("`prior` or `unconstrained`"), "{error}");
+    }
+}

@@ -84,8 +84,7 @@ pub(super) fn to_unconstrained(d: &Distribution, theta: ArrayView2<f64>, mut out
 /// gradients flow through it (the same maps as [`to_unconstrained`], in f32).
 pub(super) fn to_unconstrained_tensor(d: &Distribution, theta: Tensor<2>) -> Tensor<2> {
     let device = theta.device();
-    let row =
-        |values: Vec<f64>| vector(&values.iter().map(|&v| v as f32).collect::<Vec<_>>(), &device).unsqueeze_dim(0);
+    let row = |values: &[f64]| vector(&values.iter().map(|&v| v as f32).collect::<Vec<_>>(), &device).unsqueeze_dim(0);
     match d {
         Distribution::Product { parts } => {
             let mut start = 0;
@@ -102,9 +101,7 @@ pub(super) fn to_unconstrained_tensor(d: &Distribution, theta: Tensor<2>) -> Ten
         }
         Distribution::Normal { .. } | Distribution::MultivariateNormal { .. } => theta,
         Distribution::LogNormal { .. } | Distribution::Gamma { .. } => theta.log(),
-        Distribution::Uniform { low, high } => {
-            (theta.clone() - row(low.clone())).log() - (row(high.clone()) - theta).log()
-        }
+        Distribution::Uniform { low, high } => (theta.clone() - row(low)).log() - (row(high) - theta).log(),
         Distribution::Beta { .. } => theta.clone().log() - theta.neg().add_scalar(1.0).log(),
         Distribution::Dirichlet { .. } => {
             // rₖ₊₁ = 1 − Σ_{i≤k} xᵢ through a matrix of ones on and above the diagonal.
@@ -112,7 +109,7 @@ pub(super) fn to_unconstrained_tensor(d: &Distribution, theta: Tensor<2>) -> Ten
             let ones: Vec<f32> = (0..free * free).map(|i| if i / free <= i % free { 1.0 } else { 0.0 }).collect();
             let upper = Tensor::from_data(TensorData::new(ones, [free, free]), &device);
             let next = theta.clone().matmul(upper).neg().add_scalar(1.0);
-            let offsets = row((0..free).map(|k| ((free - k) as f64).ln()).collect());
+            let offsets = row(&(0..free).map(|k| ((free - k) as f64).ln()).collect::<Vec<_>>());
             theta.log() - next.log() + offsets
         }
     }

@@ -34,9 +34,9 @@ use crate::{Error, Result};
 /// 5 transforms whose MADEs have three hidden layers of 50 tanh units, as sbi builds it, reading θ
 /// in the prior's unconstrained space as sbibm's automatic transforms do; batch 200, learning rate
 /// 5·10⁻⁴, patience 20) and its MCMC (100 chains of vectorised slice sampling, initialised by
-/// resampling prior draws). A settings file that gives an `[estimator]` table takes the fields it leaves out
-/// from [`EstimatorConfig::default`] (an NSF with ReLU MADEs), not from here, so it should name
-/// `kind` and `made_activation`.
+/// resampling prior draws). A settings file that gives an `[estimator]` table takes the fields it
+/// leaves out from [`EstimatorConfig::default`] (an NSF with ReLU MADEs), not from here, so it
+/// should name `kind` and `made_activation`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct NleConfig {

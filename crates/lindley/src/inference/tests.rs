@@ -158,6 +158,17 @@ fn parameters_outside_the_prior_support_are_rejected() {
 }
 
 #[test]
+fn parameters_on_a_bound_are_refused_where_the_network_reads_unconstrained_theta() {
+    // [0, 1] is closed, so θ = 1 is in the support, but its logit is infinite.
+    let prior = Distribution::uniform(vec![0.0, 0.0], vec![1.0, 1.0]).unwrap();
+    let theta = array![[0.5, 0.5], [0.2, 1.0], [0.3, 0.4]];
+    let mut nle = crate::inference::Nle::new(prior, crate::inference::NleConfig::default());
+    nle.append_simulations(Dataset::new(theta, Array2::zeros((3, 1))).unwrap()).unwrap();
+    let error = nle.train(&mut |_| {}).unwrap_err().to_string();
+    assert!(error.contains("θ row 1") && error.contains("boundary of the prior's support"), "{error}");
+}
+
+#[test]
 fn training_without_simulations_is_an_error() {
     let npe = Npe::new(Distribution::normal(vec![0.0], vec![1.0]).unwrap(), NpeConfig::default());
     let error = npe.train(&mut |_| {}).unwrap_err();
