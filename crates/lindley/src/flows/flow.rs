@@ -24,10 +24,10 @@ use super::lu::LuLinear;
 use super::transformer::Transformer;
 use crate::nn::{Made, Mlp, ResidualNet};
 use crate::rng::{LindleyRng, substream};
+use crate::tensor_ops::{indices, standard_normal_log_prob};
 
 /// Seed of the permuted MADE orders (offset by the dimension; one stream per layer).
 const PERMUTATION_SEED: u64 = 0x6d61_6465;
-use crate::tensor_ops::{indices, standard_normal_log_prob};
 
 /// The network that produces a layer's transformer parameters.
 // Built once per layer and never moved in a hot loop, so the size difference between the variants
@@ -74,13 +74,31 @@ pub enum LayerKind {
 
 /// The variable order (a permutation of 1..=dim) of the MADE in flow layer `layer`: natural in
 /// the first layer, then reversed every other layer, or (`permuted`) a pseudo-random permutation
-/// that depends only on `dim` and `layer`.
+/// that depends only on `dim` and `layer`, redrawn while it equals the previous layer's order (two
+/// MADEs in the same order leave the first variable unconditioned twice; in two dimensions this
+/// makes the permuted orders the alternating ones).
 pub(crate) fn made_order(dim: usize, layer: usize, permuted: bool) -> Vec<usize> {
-    let mut order: Vec<usize> = (1..=dim).collect();
-    if permuted && layer > 0 {
-        order.shuffle(&mut substream(PERMUTATION_SEED + dim as u64, layer as u64));
-    } else if layer % 2 == 1 {
-        order.reverse();
+    let natural: Vec<usize> = (1..=dim).collect();
+    if !permuted {
+        let mut order = natural;
+        if layer % 2 == 1 {
+            order.reverse();
+        }
+        return order;
+    }
+    let mut order = natural.clone();
+    if dim < 2 {
+        return order;
+    }
+    for l in 1..=layer {
+        let mut stream = substream(PERMUTATION_SEED + dim as u64, l as u64);
+        order = loop {
+            let mut candidate = natural.clone();
+            candidate.shuffle(&mut stream);
+            if candidate != order {
+                break candidate;
+            }
+        };
     }
     order
 }

@@ -181,4 +181,13 @@ fn permuted_made_orders_are_fixed_permutations() {
     assert!(layers.iter().all(|o| *o != natural && *o != reversed), "{layers:?}");
     assert!(layers.windows(2).all(|w| w[0] != w[1]), "{layers:?}");
     assert_eq!(made_order(8, 3, false), reversed);
+    // No layer repeats its predecessor's order; in two dimensions the permuted orders alternate.
+    for dim in 2..=12 {
+        for layer in 1..10 {
+            assert_ne!(made_order(dim, layer, true), made_order(dim, layer - 1, true), "dim {dim} layer {layer}");
+        }
+    }
+    for layer in 0..6 {
+        assert_eq!(made_order(2, layer, true), made_order(2, layer, false), "layer {layer}");
+    }
 }

@@ -23,7 +23,7 @@ use super::simulations::{Simulations, simulation_api};
 use crate::data::{Dataset, DroppedRows};
 use crate::distributions::Distribution;
 use crate::flows::{
-    ConditionalDensity, ConditionalEstimator, EstimatorConfig, EstimatorKind, MadeActivation, Standardizer,
+    ConditionalDensity, ConditionalEstimator, EstimatorConfig, EstimatorKind, MadeActivation, MadeOrder, Standardizer,
 };
 use crate::nn::EmbeddingKind;
 use crate::rng::{seeded, substream};
@@ -31,12 +31,13 @@ use crate::train::{EpochProgress, TrainConfig, TrainReport, train};
 use crate::{Error, Result};
 
 /// Architecture, training and sampling settings of NLE; the defaults are sbibm's NLE (MAF with
-/// 5 transforms whose MADEs have three hidden layers of 50 tanh units, as sbi builds it, reading θ
-/// in the prior's unconstrained space as sbibm's automatic transforms do; batch 200, learning rate
-/// 5·10⁻⁴, patience 20) and its MCMC (100 chains of vectorised slice sampling, initialised by
-/// resampling prior draws). A settings file that gives an `[estimator]` table takes the fields it
-/// leaves out from [`EstimatorConfig::default`] (an NSF with ReLU MADEs), not from here, so it
-/// should name `kind` and `made_activation`.
+/// 5 transforms whose MADEs have three hidden layers of 50 tanh units and pseudo-randomly permuted
+/// variable orders, as sbi builds it, reading θ in the prior's unconstrained space as sbibm's
+/// automatic transforms do; batch 200, learning rate 5·10⁻⁴, patience 20) and its MCMC (100
+/// chains of vectorised slice sampling, initialised by resampling prior draws). A settings file
+/// that gives an `[estimator]` table takes the fields it leaves out from
+/// [`EstimatorConfig::default`] (an NSF with ReLU MADEs in reversed orders), not from here, so it
+/// should name `kind`, `made_activation` and `made_order`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct NleConfig {
@@ -61,6 +62,7 @@ impl Default for NleConfig {
                 transforms: 5,
                 hidden: 50,
                 made_activation: MadeActivation::Tanh,
+                made_order: MadeOrder::Permuted,
                 ..Default::default()
             },
             training: TrainConfig::default(),
