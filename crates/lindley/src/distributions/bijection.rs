@@ -9,11 +9,9 @@
 //!   rₖ₊₁ = rₖ(1 − zₖ); the Jacobian is triangular with diagonal rₖzₖ(1 − zₖ), so the log-det is
 //!   Σₖ [ln rₖ + ln zₖ + ln(1 − zₖ)], accumulated in log space.
 
-use burn::prelude::*;
 use ndarray::{ArrayView2, ArrayViewMut1, ArrayViewMut2, s};
 
 use super::Distribution;
-use crate::tensor_ops::vector;
 
 /// softplus(x) = ln(1 + eˣ), without overflow or loss of precision for large |x|.
 fn softplus(x: f64) -> f64 {
@@ -80,37 +78,57 @@ pub(super) fn to_unconstrained(d: &Distribution, theta: ArrayView2<f64>, mut out
     }
 }
 
-/// T applied to each row of a `[n, d.dim()]` tensor with the tensor operations of burn, so that
-/// gradients flow through it (the same maps as [`to_unconstrained`], in f32).
-pub(super) fn to_unconstrained_tensor(d: &Distribution, theta: Tensor<2>) -> Tensor<2> {
-    let device = theta.device();
-    let row = |values: &[f64]| vector(&values.iter().map(|&v| v as f32).collect::<Vec<_>>(), &device).unsqueeze_dim(0);
+/// Writes gᵀ ∂T/∂θ for each row of `theta` (inside the support) and of `g` into `out`: the
+/// gradient with respect to θ of a function whose gradient with respect to u = T(θ) is g. The
+/// Jacobians are diagonal except the Dirichlet's, where ∂uₖ/∂xⱼ = [k = j]/xₖ + [j ≤ k]/rₖ₊₁ with
+/// rₖ₊₁ = 1 − Σ_{i≤k} xᵢ, so the product is gⱼ/xⱼ + Σ_{k≥j} gₖ/rₖ₊₁ (a suffix sum).
+pub(super) fn to_unconstrained_vjp(
+    d: &Distribution,
+    theta: ArrayView2<f64>,
+    g: ArrayView2<f64>,
+    mut out: ArrayViewMut2<f64>,
+) {
     match d {
         Distribution::Product { parts } => {
             let mut start = 0;
-            let blocks = parts
-                .iter()
-                .map(|part| {
-                    let k = part.dim();
-                    let block = to_unconstrained_tensor(part, theta.clone().narrow(1, start, k));
-                    start += k;
-                    block
-                })
-                .collect();
-            Tensor::cat(blocks, 1)
+            for part in parts {
+                let k = part.dim();
+                let block = s![.., start..start + k];
+                to_unconstrained_vjp(part, theta.slice(block), g.slice(block), out.slice_mut(block));
+                start += k;
+            }
         }
-        Distribution::Normal { .. } | Distribution::MultivariateNormal { .. } => theta,
-        Distribution::LogNormal { .. } | Distribution::Gamma { .. } => theta.log(),
-        Distribution::Uniform { low, high } => (theta.clone() - row(low)).log() - (row(high) - theta).log(),
-        Distribution::Beta { .. } => theta.clone().log() - theta.neg().add_scalar(1.0).log(),
+        Distribution::Normal { .. } | Distribution::MultivariateNormal { .. } => out.assign(&g),
+        Distribution::LogNormal { .. } | Distribution::Gamma { .. } => {
+            out.assign(&g);
+            out.zip_mut_with(&theta, |o, &t| *o /= t);
+        }
+        Distribution::Uniform { low, high } => {
+            for ((mut o, t), gr) in out.outer_iter_mut().zip(theta.outer_iter()).zip(g.outer_iter()) {
+                for (j, (&a, &b)) in low.iter().zip(high).enumerate() {
+                    o[j] = gr[j] * (1.0 / (t[j] - a) + 1.0 / (b - t[j]));
+                }
+            }
+        }
+        Distribution::Beta { .. } => {
+            out.assign(&g);
+            out.zip_mut_with(&theta, |o, &t| *o *= 1.0 / t + 1.0 / (1.0 - t));
+        }
         Distribution::Dirichlet { .. } => {
-            // rₖ₊₁ = 1 − Σ_{i≤k} xᵢ through a matrix of ones on and above the diagonal.
-            let free = theta.dims()[1];
-            let ones: Vec<f32> = (0..free * free).map(|i| if i / free <= i % free { 1.0 } else { 0.0 }).collect();
-            let upper = Tensor::from_data(TensorData::new(ones, [free, free]), &device);
-            let next = theta.clone().matmul(upper).neg().add_scalar(1.0);
-            let offsets = row(&(0..free).map(|k| ((free - k) as f64).ln()).collect::<Vec<_>>());
-            theta.log() - next.log() + offsets
+            let free = theta.ncols();
+            for ((mut o, x), gr) in out.outer_iter_mut().zip(theta.outer_iter()).zip(g.outer_iter()) {
+                let mut remaining = vec![0.0; free];
+                let mut r = 1.0;
+                for k in 0..free {
+                    r -= x[k];
+                    remaining[k] = r;
+                }
+                let mut suffix = 0.0;
+                for j in (0..free).rev() {
+                    suffix += gr[j] / remaining[j];
+                    o[j] = gr[j] / x[j] + suffix;
+                }
+            }
         }
     }
 }

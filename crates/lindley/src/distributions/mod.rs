@@ -43,7 +43,6 @@ mod univariate;
 #[cfg(test)]
 mod tests;
 
-use burn::prelude::Tensor;
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
 use serde::{Deserialize, Serialize};
 
@@ -333,10 +332,17 @@ impl Distribution {
         out
     }
 
-    /// [`Distribution::to_unconstrained`] on a `[n, dim]` tensor, differentiable with respect to
-    /// θ (for networks that read θ in unconstrained space). `theta` must have `dim` columns.
-    pub fn to_unconstrained_tensor(&self, theta: Tensor<2>) -> Tensor<2> {
-        bijection::to_unconstrained_tensor(self, theta)
+    /// The vector–Jacobian product gᵀ ∂T/∂θ for each row of `theta` (inside the support) and of
+    /// `g`: the gradient with respect to θ of a function of u = T(θ) whose gradient with respect
+    /// to u is g. Computed in f64 from θ, so it stays accurate where θ is within rounding of a
+    /// bound (the chain rule for networks that read θ in unconstrained space). Inputs without
+    /// `dim` columns give an all-NaN result.
+    pub fn to_unconstrained_vjp(&self, theta: ArrayView2<f64>, g: ArrayView2<f64>) -> Array2<f64> {
+        let mut out = Array2::from_elem((theta.nrows(), self.dim()), f64::NAN);
+        if theta.ncols() == self.dim() && g.dim() == theta.dim() {
+            bijection::to_unconstrained_vjp(self, theta, g, out.view_mut());
+        }
+        out
     }
 
     /// T⁻¹ applied to each row of `u`, and log|det ∂T⁻¹/∂u| per row, so that the density of u is

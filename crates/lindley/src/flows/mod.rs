@@ -55,7 +55,8 @@ pub enum MadeOrder {
     Reversed,
     /// The natural order in the first layer, then a pseudo-random permutation per layer (as sbi's
     /// MAF puts a `RandomPermutation` after every MADE), drawn from a fixed seed that depends only
-    /// on the dimension and the layer, so a model file rebuilds the same flow.
+    /// on the dimension and the layer, so a model file rebuilds the same flow; never the previous
+    /// layer's order (in two dimensions: the alternating orders of `Reversed`). NLE's default.
     Permuted,
 }
 

@@ -86,28 +86,33 @@ impl ThetaSpace {
     /// The network's view of the rows of `theta`, which must lie strictly inside the prior's
     /// support (an error names the first row that does not).
     pub fn map_rows(&self, prior: &Distribution, theta: ArrayView2<f64>) -> Result<Array2<f64>> {
-        match self {
-            ThetaSpace::Prior => Ok(theta.to_owned()),
-            ThetaSpace::Unconstrained => {
-                let u = prior.to_unconstrained(theta);
-                match u.outer_iter().position(|row| row.iter().any(|v| !v.is_finite())) {
-                    Some(row) => Err(Error::InvalidInput(format!(
-                        "θ row {row} ({}) lies on the boundary of the prior's support or outside it, where the \
-                         unconstrained θ space the network reads is not defined",
-                        theta.row(row)
-                    ))),
-                    None => Ok(u),
-                }
-            }
+        let mapped = self.coordinates(prior, theta);
+        match mapped.outer_iter().position(|row| row.iter().any(|v| !v.is_finite())) {
+            Some(row) if *self == ThetaSpace::Unconstrained => Err(Error::InvalidInput(format!(
+                "θ row {row} ({}) lies on the boundary of the prior's support or outside it, where the \
+                 unconstrained θ space the network reads is not defined",
+                theta.row(row)
+            ))),
+            _ => Ok(mapped),
         }
     }
 
-    /// [`ThetaSpace::map_rows`] on a tensor, differentiable with respect to θ (rows outside the
-    /// support give non-finite values, which the potential never reads: it is −∞ there).
-    fn map_tensor(&self, prior: &Distribution, theta: Tensor<2>) -> Tensor<2> {
+    /// The network's view of rows of θ inside the prior's support, in f64 (so θ within rounding of
+    /// a bound, where an unconstrained coordinate is large, maps accurately); a row on the
+    /// boundary of the support maps to non-finite values.
+    fn coordinates(&self, prior: &Distribution, theta: ArrayView2<f64>) -> Array2<f64> {
         match self {
-            ThetaSpace::Prior => theta,
-            ThetaSpace::Unconstrained => prior.to_unconstrained_tensor(theta),
+            ThetaSpace::Prior => theta.to_owned(),
+            ThetaSpace::Unconstrained => prior.to_unconstrained(theta),
+        }
+    }
+
+    /// The gradient with respect to θ of a function of the network's coordinates whose gradient
+    /// with respect to them is `g` (the chain rule through [`ThetaSpace::coordinates`]).
+    fn pull_back(&self, prior: &Distribution, theta: ArrayView2<f64>, g: Array2<f64>) -> Array2<f64> {
+        match self {
+            ThetaSpace::Prior => g,
+            ThetaSpace::Unconstrained => prior.to_unconstrained_vjp(theta, g.view()),
         }
     }
 }
@@ -238,23 +243,64 @@ impl McmcPosterior {
         Self::new(network, header)
     }
 
-    /// The network term of the potential, log q(x_o | θ) or f(θ, x_o), for each row of `theta`
-    /// (in the prior's coordinates; mapped to the network's [`ThetaSpace`] here).
-    fn evaluate(&self, network: &Network, theta: Tensor<2>, observation: Tensor<2>) -> Tensor<1> {
-        network.evaluate(self.header.theta_space.map_tensor(&self.header.prior, theta), observation)
-    }
-
-    /// The network term of the potential for each row of `theta`, in chunks.
+    /// The network term of the potential for each row of `theta` (inside the prior's support), in
+    /// chunks; −∞ for a row the network's [`ThetaSpace`] cannot map (on a bound of the support).
     fn network_term(&self, theta: ArrayView2<f64>, observation: ArrayView1<f64>) -> Array1<f64> {
         let device = Device::flex();
+        let x = matrix_to_tensor(observation.insert_axis(Axis(0)), &device);
+        let (input, unmapped) = self.network_input(theta);
         let mut out = Vec::with_capacity(theta.nrows());
         for start in (0..theta.nrows()).step_by(EVALUATION_CHUNK) {
-            let rows = theta.slice(ndarray::s![start..(start + EVALUATION_CHUNK).min(theta.nrows()), ..]);
-            let x = matrix_to_tensor(observation.insert_axis(Axis(0)), &device);
-            let values = self.evaluate(&self.network, matrix_to_tensor(rows, &device), x);
+            let rows = input.slice(ndarray::s![start..(start + EVALUATION_CHUNK).min(theta.nrows()), ..]);
+            let values = self.network.evaluate(matrix_to_tensor(rows, &device), x.clone());
             out.extend(tensor_to_vec(values).into_iter().map(f64::from));
         }
-        Array1::from(out)
+        Array1::from(out) + unmapped
+    }
+
+    /// The network's coordinates of each row of `theta`, with the rows it cannot map replaced by
+    /// zeros (so the network stays finite), and per row 0 or, for those rows, −∞ (to add to the
+    /// network term).
+    fn network_input(&self, theta: ArrayView2<f64>) -> (Array2<f64>, Array1<f64>) {
+        let mut input = self.header.theta_space.coordinates(&self.header.prior, theta);
+        let mut unmapped = Array1::zeros(theta.nrows());
+        for (mut row, penalty) in input.outer_iter_mut().zip(&mut unmapped) {
+            if row.iter().any(|v| !v.is_finite()) {
+                row.fill(0.0);
+                *penalty = f64::NEG_INFINITY;
+            }
+        }
+        (input, unmapped)
+    }
+
+    /// The network term and its gradient with respect to θ for each row of `theta` (inside the
+    /// support), by one backward pass of burn's automatic differentiation in the network's
+    /// coordinates, pulled back to θ in f64; −∞ and a zero gradient for rows that do not map.
+    fn network_term_gradient(
+        &self,
+        network: &Network,
+        theta: ArrayView2<f64>,
+        observation: ArrayView1<f64>,
+    ) -> Result<(Array1<f64>, Array2<f64>)> {
+        let device = Device::flex().autodiff();
+        let (input, unmapped) = self.network_input(theta);
+        let x = matrix_to_tensor(observation.insert_axis(Axis(0)), &device).repeat_dim(0, theta.nrows());
+        let input_tensor = matrix_to_tensor(input.view(), &device).require_grad();
+        let output = network.evaluate(input_tensor.clone(), x);
+        let values = Array1::from(tensor_to_vec(output.clone()).into_iter().map(f64::from).collect::<Vec<_>>());
+        let gradients = output.sum().backward();
+        let g = tensor_to_matrix(
+            input_tensor
+                .grad(&gradients)
+                .ok_or_else(|| Error::Sampling("no gradient of the potential with respect to θ".into()))?,
+        );
+        let mut gradient = self.header.theta_space.pull_back(&self.header.prior, theta, g);
+        for (mut row, penalty) in gradient.outer_iter_mut().zip(&unmapped) {
+            if penalty.is_infinite() {
+                row.fill(0.0);
+            }
+        }
+        Ok((values + unmapped, gradient))
     }
 
     /// The potential log q(x_o | θ) + log p(θ) (NLE) or f(θ, x_o) + log p(θ) (NRE) for each
@@ -352,20 +398,10 @@ impl McmcPosterior {
             return Ok((values, gradient));
         }
         let rows = theta.select(Axis(0), &inside);
-        let device = Device::flex().autodiff();
-        let x = matrix_to_tensor(observation.insert_axis(Axis(0)), &device).repeat_dim(0, rows.nrows());
-        let input = matrix_to_tensor(rows.view(), &device).require_grad();
-        let output = self.evaluate(network, input.clone(), x);
-        let term = tensor_to_vec(output.clone());
-        let gradients = output.sum().backward();
-        let network_gradient = tensor_to_matrix(
-            input
-                .grad(&gradients)
-                .ok_or_else(|| Error::Sampling("no gradient of the potential with respect to θ".into()))?,
-        );
+        let (term, network_gradient) = self.network_term_gradient(network, rows.view(), observation)?;
         let prior_grad = prior_gradient(prior, rows.view());
         for (k, &i) in inside.iter().enumerate() {
-            values[i] += f64::from(term[k]);
+            values[i] += term[k];
             for j in 0..theta.ncols() {
                 gradient[[i, j]] = network_gradient[[k, j]] + prior_grad[[k, j]];
             }
@@ -375,19 +411,19 @@ impl McmcPosterior {
 
     /// Adam ascent on the potential for every row of `start`, projected onto the prior bounds.
     fn ascend(&self, start: Array2<f64>, observation: ArrayView1<f64>, options: &MapOptions) -> Result<Array2<f64>> {
-        let device = Device::flex().autodiff();
         let network = self.autodiff_network();
-        let rows = start.nrows();
         let prior = &self.header.prior;
-        let bounds = prior.bounds();
-        let x = matrix_to_tensor(observation.insert_axis(Axis(0)), &device).repeat_dim(0, rows);
+        let mut bounds = prior.bounds();
+        if self.header.theta_space == ThetaSpace::Unconstrained {
+            // The network cannot read θ on a bound: project a hair inside it instead.
+            for (low, high) in &mut bounds {
+                let inset = 1e-9 * if (*high - *low).is_finite() { *high - *low } else { 1.0 };
+                (*low, *high) = (*low + inset, *high - inset);
+            }
+        }
         projected_adam_ascent(start, &bounds, options, |theta| {
-            let input = matrix_to_tensor(theta, &device).require_grad();
-            let gradients = self.evaluate(&network, input.clone(), x.clone()).sum().backward();
-            let gradient = input
-                .grad(&gradients)
-                .ok_or_else(|| Error::Sampling("no gradient of the potential with respect to θ".into()))?;
-            Ok(tensor_to_matrix(gradient) + prior_gradient(prior, theta))
+            let (_, gradient) = self.network_term_gradient(&network, theta, observation)?;
+            Ok(gradient + prior_gradient(prior, theta))
         })
     }
 }
@@ -541,5 +577,20 @@ mod tests {
                 assert!((g - numerical).abs() < 2e-2 * numerical.abs().max(1.0), "row {i}, θ{j}: {g} vs {numerical}");
             }
         }
+        // θ within 10⁻¹³ of a bound (unconstrained coordinate −30, where f32 would round θ onto
+        // the bound and the logit to −∞): finite potential and gradient, as a slice or NUTS chain
+        // far out in unconstrained space needs; on the bound itself, −∞ and a zero gradient.
+        let (near, _) = prior.from_unconstrained(array![[-30.0, 30.0], [0.5, 0.5]].view());
+        let on = array![[0.0, 1.0]];
+        let potential = posterior.log_prob(near.view(), observation.view()).unwrap();
+        let (values, gradient) = posterior.potential_gradient(&network, near.view(), observation.view()).unwrap();
+        assert!(
+            potential.iter().chain(&values).chain(&gradient).all(|v| v.is_finite()),
+            "{potential} {values} {gradient}"
+        );
+        assert!((values[0] - potential[0]).abs() < 1e-4 * potential[0].abs().max(1.0), "{values} vs {potential}");
+        let (values, gradient) = posterior.potential_gradient(&network, on.view(), observation.view()).unwrap();
+        assert_eq!(posterior.log_prob(on.view(), observation.view()).unwrap()[0], f64::NEG_INFINITY);
+        assert_eq!((values[0], gradient[[0, 0]], gradient[[0, 1]]), (f64::NEG_INFINITY, 0.0, 0.0));
     }
 }
