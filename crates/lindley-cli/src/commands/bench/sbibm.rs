@@ -71,7 +71,8 @@ pub struct Args {
     /// Settings file (TOML) for the method.
     #[arg(long)]
     config: Option<PathBuf>,
-    /// Also write one JSON record per task and observation to this file.
+    /// Also write one JSON record per task and observation to this file (rewritten after every
+    /// record, so a run that stops keeps the observations it finished).
     #[arg(long)]
     json: Option<PathBuf>,
 }
@@ -368,6 +369,7 @@ pub fn run(args: Args) -> Result<()> {
         let task = sbibm::task(name)?;
         if matches!(settings, Settings::RejAbc(_) | Settings::SmcAbc(_)) {
             records.extend(run_abc(&args, &settings, &task, &observations)?);
+            write_records(args.json.as_deref(), &records)?;
             continue;
         }
         let amortised = if sequential {
@@ -381,7 +383,7 @@ pub fn run(args: Args) -> Result<()> {
             Some(trained)
         };
         let published = published::c2st(&args.method, name, args.budget);
-        let mut task_records = Vec::new();
+        let task_start = records.len();
         let bar = progress::counter(&format!("{name}: sample + C2ST"), observations.len() as u64);
         for &k in &observations {
             bar.set_message(format!("observation {k}"));
@@ -425,7 +427,8 @@ pub fn run(args: Args) -> Result<()> {
                 (trained.seconds, trained.epochs),
             )?;
             let score = record.c2st;
-            task_records.push(record);
+            records.push(record);
+            write_records(args.json.as_deref(), &records)?;
             tracing::info!(
                 "{name}, observation {k}: C2ST {score:.3}, {} epochs, train {:.1} s",
                 trained.epochs,
@@ -434,6 +437,7 @@ pub fn run(args: Args) -> Result<()> {
             bar.inc(1);
         }
         bar.finish_and_clear();
+        let task_records = &records[task_start..];
         let mean = task_records.iter().map(|r| r.c2st).sum::<f64>() / task_records.len() as f64;
         let sample_seconds = median(&task_records.iter().map(|r| r.sample_seconds).collect::<Vec<_>>());
         let train_seconds = median(&task_records.iter().map(|r| r.train_seconds).collect::<Vec<_>>());
@@ -446,10 +450,14 @@ pub fn run(args: Args) -> Result<()> {
             "{:<24} {:>8.3} {:>10} {:>8} {:>8.0} {:>9.1} {:>12.3}",
             name, mean, published_text, delta, epochs, train_seconds, sample_seconds
         );
-        records.extend(task_records);
     }
-    if let Some(path) = &args.json {
-        let text = serde_json::to_string_pretty(&records)?;
+    Ok(())
+}
+
+/// Write `records` as a JSON array to `path`, if given.
+fn write_records(path: Option<&std::path::Path>, records: &[Record]) -> Result<()> {
+    if let Some(path) = path {
+        let text = serde_json::to_string_pretty(records)?;
         std::fs::write(path, text + "\n").with_context(|| format!("cannot write {}", path.display()))?;
     }
     Ok(())
