@@ -11,7 +11,7 @@
 
 use ndarray::{ArrayView2, ArrayViewMut1, ArrayViewMut2, s};
 
-use super::Distribution;
+use super::{Distribution, part_columns};
 
 /// softplus(x) = ln(1 + eˣ), without overflow or loss of precision for large |x|.
 fn softplus(x: f64) -> f64 {
@@ -45,11 +45,9 @@ fn sigmoid(x: f64) -> f64 {
 pub(super) fn to_unconstrained(d: &Distribution, theta: ArrayView2<f64>, mut out: ArrayViewMut2<f64>) {
     match d {
         Distribution::Product { parts } => {
-            let mut start = 0;
-            for part in parts {
-                let k = part.dim();
-                to_unconstrained(part, theta.slice(s![.., start..start + k]), out.slice_mut(s![.., start..start + k]));
-                start += k;
+            for (part, columns) in part_columns(parts) {
+                let block = s![.., columns];
+                to_unconstrained(part, theta.slice(block), out.slice_mut(block));
             }
         }
         Distribution::Normal { .. } | Distribution::MultivariateNormal { .. } => out.assign(&theta),
@@ -90,12 +88,9 @@ pub(super) fn to_unconstrained_vjp(
 ) {
     match d {
         Distribution::Product { parts } => {
-            let mut start = 0;
-            for part in parts {
-                let k = part.dim();
-                let block = s![.., start..start + k];
+            for (part, columns) in part_columns(parts) {
+                let block = s![.., columns];
                 to_unconstrained_vjp(part, theta.slice(block), g.slice(block), out.slice_mut(block));
-                start += k;
             }
         }
         Distribution::Normal { .. } | Distribution::MultivariateNormal { .. } => out.assign(&g),
@@ -142,16 +137,9 @@ pub(super) fn from_unconstrained(
 ) {
     match d {
         Distribution::Product { parts } => {
-            let mut start = 0;
-            for part in parts {
-                let k = part.dim();
-                from_unconstrained(
-                    part,
-                    u.slice(s![.., start..start + k]),
-                    theta.slice_mut(s![.., start..start + k]),
-                    log_det.view_mut(),
-                );
-                start += k;
+            for (part, columns) in part_columns(parts) {
+                let block = s![.., columns];
+                from_unconstrained(part, u.slice(block), theta.slice_mut(block), log_det.view_mut());
             }
         }
         Distribution::Normal { .. } | Distribution::MultivariateNormal { .. } => theta.assign(&u),

@@ -43,6 +43,8 @@ mod univariate;
 #[cfg(test)]
 mod tests;
 
+use std::ops::Range;
+
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
 use serde::{Deserialize, Serialize};
 
@@ -427,4 +429,14 @@ fn spd_cholesky(family: &str, name: &str, dim: usize, rows: &[Vec<f64>]) -> Resu
     }
     linalg::cholesky(a.view())
         .map_err(|k| invalid(family, format!("{name} is not positive definite (Cholesky pivot {k} is not positive)")))
+}
+
+/// Each part of a product distribution with the range of θ's columns it covers (the parts'
+/// coordinates are concatenated in order).
+pub(super) fn part_columns(parts: &[Distribution]) -> impl Iterator<Item = (&Distribution, Range<usize>)> {
+    parts.iter().scan(0, |start, part| {
+        let columns = *start..*start + part.dim();
+        *start = columns.end;
+        Some((part, columns))
+    })
 }

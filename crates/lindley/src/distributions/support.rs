@@ -5,7 +5,7 @@ use std::fmt;
 
 use ndarray::ArrayView1;
 
-use super::Distribution;
+use super::{Distribution, part_columns};
 
 /// How a parameter vector leaves the support; `index` is the coordinate in the full vector θ.
 #[derive(Clone, Debug, PartialEq)]
@@ -89,17 +89,8 @@ pub(crate) fn first_violation(d: &Distribution, theta: ArrayView1<f64>, offset: 
                 sum,
             })
         }
-        Distribution::Product { parts } => {
-            let mut start = 0;
-            for part in parts {
-                let d = part.dim();
-                let block = theta.slice(ndarray::s![start..start + d]);
-                if let Some(v) = first_violation(part, block, offset + start) {
-                    return Some(v);
-                }
-                start += d;
-            }
-            None
-        }
+        Distribution::Product { parts } => part_columns(parts).find_map(|(part, columns)| {
+            first_violation(part, theta.slice(ndarray::s![columns.clone()]), offset + columns.start)
+        }),
     }
 }

@@ -14,7 +14,7 @@ use rand::Rng;
 use rand_distr::{Beta, Distribution as _, Gamma, StandardNormal};
 
 use super::support::first_violation;
-use super::{Distribution, linalg, special::ln_gamma};
+use super::{Distribution, linalg, part_columns, special::ln_gamma};
 use crate::rng::LindleyRng;
 
 /// ½ ln(2π).
@@ -26,11 +26,8 @@ pub(super) fn sample_into(d: &Distribution, mut out: ArrayViewMut2<f64>, rng: &m
     let n = out.nrows();
     match d {
         Distribution::Product { parts } => {
-            let mut start = 0;
-            for part in parts {
-                let k = part.dim();
-                sample_into(part, out.slice_mut(s![.., start..start + k]), rng);
-                start += k;
+            for (part, columns) in part_columns(parts) {
+                sample_into(part, out.slice_mut(s![.., columns]), rng);
             }
         }
         Distribution::Uniform { low, high } => {
@@ -128,11 +125,8 @@ fn cholesky_of_rows(rows: &[Vec<f64>], dim: usize) -> Option<ndarray::Array2<f64
 pub(super) fn add_log_prob(d: &Distribution, theta: ArrayView2<f64>, mut out: ArrayViewMut1<f64>) {
     let row_fn: RowLogProb<'_> = match d {
         Distribution::Product { parts } => {
-            let mut start = 0;
-            for part in parts {
-                let k = part.dim();
-                add_log_prob(part, theta.slice(s![.., start..start + k]), out.view_mut());
-                start += k;
+            for (part, columns) in part_columns(parts) {
+                add_log_prob(part, theta.slice(s![.., columns]), out.view_mut());
             }
             return;
         }
