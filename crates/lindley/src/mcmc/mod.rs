@@ -24,7 +24,7 @@ mod slice;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
-use ndarray::{Array1, Array2, Array3, ArrayView2, Axis, s};
+use ndarray::{Array1, Array2, Array3, ArrayView1, ArrayView2, Axis, s};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
@@ -126,16 +126,33 @@ pub enum Init<'a> {
     Prior(InitialDraw<'a>),
     /// Given starts `[chains, dim]`; each must have finite log π.
     Points(Array2<f64>),
-    /// sbi's "resample" strategy: draw `candidates` points from the initial distribution and pick
-    /// the chain starts among them by importance resampling with weights ∝ exp(log π), without
-    /// replacement (Gumbel-top-k, Kool, van Hoof & Welling 2019) as long as there are enough
-    /// candidates of positive weight, with replacement for the rest.
+    /// Sampling importance resampling (sbi's "resample" strategy): draw `candidates` points from
+    /// the initial distribution and pick the chain starts among them with probabilities
+    /// ∝ exp(log π), from one pool or from a pool per chain (see [`ResamplePools`]).
     Resample {
         /// The initial (proposal) distribution.
         draw: InitialDraw<'a>,
-        /// Number of candidates (≥ 1).
+        /// Number of candidates per pool (≥ 1).
         candidates: usize,
+        /// Whether the chains share one pool of candidates or each draws its own.
+        pools: ResamplePools,
     },
+}
+
+/// How [`Init::Resample`] spreads its importance-weighted candidates over the chains.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ResamplePools {
+    /// One pool for all chains; the starts are a weighted draw from it without replacement
+    /// (Gumbel-top-k, Kool, van Hoof & Welling 2019) as long as there are enough candidates of
+    /// positive weight, with replacement for the rest. Distinct starts, but when a few
+    /// candidates carry almost all the weight the other starts come from low-weight regions.
+    #[default]
+    Shared,
+    /// A fresh pool for every chain and one weighted draw from each, as sbi's "resample" init
+    /// does (it is called once per chain): the starts are independent draws of the same
+    /// importance-resampling approximation of π. Costs chains × candidates evaluations of π.
+    PerChain,
 }
 
 /// The output of [`sample`].
@@ -548,55 +565,88 @@ fn initialise(target: &dyn LogDensity, init: &Init, config: &McmcConfig) -> Resu
                 )))
             }
         }
-        Init::Resample { draw, candidates } => {
+        Init::Resample { draw, candidates, pools } => {
             let k = *candidates;
             if k == 0 {
                 return Err(Error::InvalidInput("Init::Resample needs at least 1 candidate".into()));
             }
-            let points = draw(k, &mut rng);
-            check_shape(&points, k, "MCMC initial candidates")?;
-            let mut lp = Array1::zeros(k);
-            for start in (0..k).step_by(1024) {
-                let end = (start + 1024).min(k);
-                let labels: Vec<usize> = (start..end).collect();
-                let values = evaluate(target, points.slice(s![start..end, ..]), &labels, "initial candidate")?;
-                lp.slice_mut(s![start..end]).assign(&values);
-            }
-            let finite: Vec<usize> = (0..k).filter(|&i| lp[i] > f64::NEG_INFINITY).collect();
-            if finite.is_empty() {
-                return Err(no_mass(k));
-            }
-            // Gumbel-top-k: the largest log π + Gumbel keys are a weighted draw without replacement.
-            let mut keyed: Vec<(f64, usize)> = finite
-                .iter()
-                .map(|&i| {
-                    let u: f64 = rng.random::<f64>().max(f64::MIN_POSITIVE);
-                    (lp[i] - (-u.ln()).ln(), i)
-                })
-                .collect();
-            keyed.sort_by(|a, b| b.0.total_cmp(&a.0));
-            let mut chosen: Vec<usize> = keyed.iter().take(chains).map(|&(_, i)| i).collect();
-            if chosen.len() < chains {
-                let max = finite.iter().map(|&i| lp[i]).fold(f64::NEG_INFINITY, f64::max);
-                let cumulative: Vec<f64> = finite
-                    .iter()
-                    .scan(0.0, |acc, &i| {
-                        *acc += (lp[i] - max).exp();
-                        Some(*acc)
-                    })
-                    .collect();
-                let total = cumulative[cumulative.len() - 1];
-                while chosen.len() < chains {
-                    let u = rng.random::<f64>() * total;
-                    let j = cumulative.partition_point(|&c| c <= u).min(finite.len() - 1);
-                    chosen.push(finite[j]);
+            let pool = |rng: &mut LindleyRng| -> Result<(Array2<f64>, Array1<f64>)> {
+                let points = draw(k, rng);
+                check_shape(&points, k, "MCMC initial candidates")?;
+                let mut lp = Array1::zeros(k);
+                for start in (0..k).step_by(1024) {
+                    let end = (start + 1024).min(k);
+                    let labels: Vec<usize> = (start..end).collect();
+                    let values = evaluate(target, points.slice(s![start..end, ..]), &labels, "initial candidate")?;
+                    lp.slice_mut(s![start..end]).assign(&values);
                 }
-            }
-            let x = points.select(Axis(0), &chosen);
-            let lp = lp.select(Axis(0), &chosen);
-            Ok((x, lp))
+                Ok((points, lp))
+            };
+            let chosen = match pools {
+                ResamplePools::Shared => {
+                    let (points, lp) = pool(&mut rng)?;
+                    let chosen = weighted_without_replacement(lp.view(), chains, &mut rng).ok_or_else(|| no_mass(k))?;
+                    (points.select(Axis(0), &chosen), lp.select(Axis(0), &chosen))
+                }
+                ResamplePools::PerChain => {
+                    let mut x = Array2::zeros((chains, dim));
+                    let mut lp = Array1::zeros(chains);
+                    for c in 0..chains {
+                        let (points, values) = pool(&mut rng)?;
+                        let i = weighted_index(values.view(), &mut rng).ok_or_else(|| no_mass(k))?;
+                        x.row_mut(c).assign(&points.row(i));
+                        lp[c] = values[i];
+                    }
+                    (x, lp)
+                }
+            };
+            Ok(chosen)
         }
     }
+}
+
+/// Indices of `n` rows drawn with probabilities ∝ exp(`log_weights`): without replacement
+/// (Gumbel-top-k) among the rows of positive weight, then with replacement once those run out.
+/// None when no weight is positive.
+fn weighted_without_replacement(log_weights: ArrayView1<f64>, n: usize, rng: &mut LindleyRng) -> Option<Vec<usize>> {
+    let finite: Vec<usize> = (0..log_weights.len()).filter(|&i| log_weights[i] > f64::NEG_INFINITY).collect();
+    if finite.is_empty() {
+        return None;
+    }
+    // Gumbel-top-k: the largest log π + Gumbel keys are a weighted draw without replacement.
+    let mut keyed: Vec<(f64, usize)> = finite
+        .iter()
+        .map(|&i| {
+            let u: f64 = rng.random::<f64>().max(f64::MIN_POSITIVE);
+            (log_weights[i] - (-u.ln()).ln(), i)
+        })
+        .collect();
+    keyed.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let mut chosen: Vec<usize> = keyed.iter().take(n).map(|&(_, i)| i).collect();
+    while chosen.len() < n {
+        chosen.push(weighted_index(log_weights, rng)?);
+    }
+    Some(chosen)
+}
+
+/// One index drawn with probability ∝ exp(`log_weights`) (inverse CDF); None when no weight is
+/// positive.
+fn weighted_index(log_weights: ArrayView1<f64>, rng: &mut LindleyRng) -> Option<usize> {
+    let max = log_weights.fold(f64::NEG_INFINITY, |m, &v| m.max(v));
+    if max == f64::NEG_INFINITY {
+        return None;
+    }
+    let cumulative: Vec<f64> = log_weights
+        .iter()
+        .scan(0.0, |acc, &v| {
+            *acc += (v - max).exp();
+            Some(*acc)
+        })
+        .collect();
+    let total = cumulative[cumulative.len() - 1];
+    let u = rng.random::<f64>() * total;
+    // The first index whose cumulative weight exceeds u has positive weight.
+    Some(cumulative.partition_point(|&c| c <= u).min(log_weights.len() - 1))
 }
 
 #[cfg(test)]
