@@ -23,7 +23,7 @@ use super::posterior::{MapOptions, projected_adam_ascent};
 use super::{Posterior, PosteriorSamples, SampleOptions, check_observation, check_parameters};
 use crate::distributions::Distribution;
 use crate::flows::{ConditionalDensity, ConditionalEstimator};
-use crate::mcmc::{Init, LogDensity, McmcConfig, McmcRun, ResamplePools, Sampler, Unconstrained};
+use crate::mcmc::{Init, LogDensity, McmcConfig, McmcRun, Resampling, Sampler, Unconstrained};
 use crate::rng::seeded;
 use crate::tensor_ops::{matrix_to_tensor, tensor_to_matrix, tensor_to_vec};
 use crate::{Error, Result};
@@ -47,8 +47,8 @@ pub struct McmcSettings {
     pub thin: usize,
     /// Prior draws scored to choose the chain starts by importance resampling (per pool).
     pub init_candidates: usize,
-    /// Whether the chains share one pool of candidates or each draws its own (sbi's way).
-    pub init_pools: ResamplePools,
+    /// How the chain starts are drawn from the candidates (sbi: a pool per chain).
+    pub init_resampling: Resampling,
     /// Largest acceptable rank-normalised split-R̂ of any parameter.
     pub max_rhat: f64,
     /// Whether an R̂ above `max_rhat` is an error; otherwise it is returned as a warning with
@@ -64,7 +64,7 @@ impl Default for McmcSettings {
             warmup: 200,
             thin: 10,
             init_candidates: 10_000,
-            init_pools: ResamplePools::Shared,
+            init_resampling: Resampling::Distinct,
             max_rhat: 1.1,
             rhat_is_error: false,
         }
@@ -342,7 +342,7 @@ impl McmcPosterior {
         let init = Init::Resample {
             draw: &draw,
             candidates: self.settings.init_candidates.max(1),
-            pools: self.settings.init_pools,
+            resampling: self.settings.init_resampling,
         };
         let config = McmcConfig {
             chains: self.settings.chains,

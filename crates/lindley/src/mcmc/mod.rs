@@ -128,27 +128,31 @@ pub enum Init<'a> {
     Points(Array2<f64>),
     /// Sampling importance resampling (sbi's "resample" strategy): draw `candidates` points from
     /// the initial distribution and pick the chain starts among them with probabilities
-    /// ∝ exp(log π), from one pool or from a pool per chain (see [`ResamplePools`]).
+    /// ∝ exp(log π) (see [`Resampling`]).
     Resample {
         /// The initial (proposal) distribution.
         draw: InitialDraw<'a>,
         /// Number of candidates per pool (≥ 1).
         candidates: usize,
-        /// Whether the chains share one pool of candidates or each draws its own.
-        pools: ResamplePools,
+        /// How the starts are drawn from the candidates.
+        resampling: Resampling,
     },
 }
 
-/// How [`Init::Resample`] spreads its importance-weighted candidates over the chains.
+/// How [`Init::Resample`] picks the chain starts from its importance-weighted candidates.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum ResamplePools {
+pub enum Resampling {
     /// One pool for all chains; the starts are a weighted draw from it without replacement
     /// (Gumbel-top-k, Kool, van Hoof & Welling 2019) as long as there are enough candidates of
     /// positive weight, with replacement for the rest. Distinct starts, but when a few
     /// candidates carry almost all the weight the other starts come from low-weight regions.
     #[default]
-    Shared,
+    Distinct,
+    /// One pool for all chains; every start an independent weighted draw from it (with
+    /// replacement, so chains may share a start): each start has the same distribution as with
+    /// [`Resampling::PerChain`], at the cost of one pool.
+    WithReplacement,
     /// A fresh pool for every chain and one weighted draw from each, as sbi's "resample" init
     /// does (it is called once per chain): the starts are independent draws of the same
     /// importance-resampling approximation of π. Costs chains × candidates evaluations of π.
@@ -565,7 +569,7 @@ fn initialise(target: &dyn LogDensity, init: &Init, config: &McmcConfig) -> Resu
                 )))
             }
         }
-        Init::Resample { draw, candidates, pools } => {
+        Init::Resample { draw, candidates, resampling } => {
             let k = *candidates;
             if k == 0 {
                 return Err(Error::InvalidInput("Init::Resample needs at least 1 candidate".into()));
@@ -582,13 +586,18 @@ fn initialise(target: &dyn LogDensity, init: &Init, config: &McmcConfig) -> Resu
                 }
                 Ok((points, lp))
             };
-            let chosen = match pools {
-                ResamplePools::Shared => {
+            let chosen = match resampling {
+                Resampling::Distinct | Resampling::WithReplacement => {
                     let (points, lp) = pool(&mut rng)?;
-                    let chosen = weighted_without_replacement(lp.view(), chains, &mut rng).ok_or_else(|| no_mass(k))?;
+                    let chosen = if *resampling == Resampling::Distinct {
+                        weighted_without_replacement(lp.view(), chains, &mut rng)
+                    } else {
+                        (0..chains).map(|_| weighted_index(lp.view(), &mut rng)).collect()
+                    };
+                    let chosen = chosen.ok_or_else(|| no_mass(k))?;
                     (points.select(Axis(0), &chosen), lp.select(Axis(0), &chosen))
                 }
-                ResamplePools::PerChain => {
+                Resampling::PerChain => {
                     let mut x = Array2::zeros((chains, dim));
                     let mut lp = Array1::zeros(chains);
                     for c in 0..chains {

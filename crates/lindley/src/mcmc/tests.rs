@@ -54,7 +54,7 @@ fn config(thin: usize, seed: u64) -> McmcConfig {
 
 fn run(target: &dyn LogDensity, sampler: &Sampler, thin: usize, seed: u64) -> McmcRun {
     let draw = broad_normal(target.dim());
-    let init = Init::Resample { draw: &draw, candidates: 2000, pools: ResamplePools::Shared };
+    let init = Init::Resample { draw: &draw, candidates: 2000, resampling: Resampling::Distinct };
     sample(target, sampler, &init, &config(thin, seed), &mut |_, _| {}).unwrap()
 }
 
@@ -150,7 +150,7 @@ fn bounded_target_through_unconstrained_space() {
     let prior = Distribution::uniform(vec![0.0], vec![1.0]).unwrap();
     let target = Unconstrained::new(&Beta25, &prior).unwrap();
     let draw = |n: usize, rng: &mut LindleyRng| target.prior_draws(n, rng);
-    let init = Init::Resample { draw: &draw, candidates: 1000, pools: ResamplePools::Shared };
+    let init = Init::Resample { draw: &draw, candidates: 1000, resampling: Resampling::Distinct };
     for sampler in [Sampler::Slice { width: 1.0 }, Sampler::Metropolis { step: 0.5 }, Sampler::nuts()] {
         let out = sample(&target, &sampler, &init, &config(5, 8), &mut |_, _| {}).unwrap();
         let out = target.constrain(out);
@@ -213,8 +213,9 @@ fn errors_name_the_chain_and_the_cause() {
     // No mass where the initial distribution puts its points.
     let target = Broken { nan_above: f64::INFINITY, mass_above: 50.0 };
     for init in [
-        Init::Resample { draw: &draw, candidates: 100, pools: ResamplePools::Shared },
-        Init::Resample { draw: &draw, candidates: 100, pools: ResamplePools::PerChain },
+        Init::Resample { draw: &draw, candidates: 100, resampling: Resampling::Distinct },
+        Init::Resample { draw: &draw, candidates: 100, resampling: Resampling::WithReplacement },
+        Init::Resample { draw: &draw, candidates: 100, resampling: Resampling::PerChain },
         Init::Prior(&draw),
     ] {
         let err = sample(&target, &slice, &init, &cfg, &mut |_, _| {}).unwrap_err();
@@ -237,7 +238,7 @@ fn resampling_prefers_high_density_candidates() {
     // Target N(4, 0.5²) in 1-D, candidates from N(0, 3²): the starts must concentrate near 4.
     let target = Gaussian { mean: array![4.0], precision: array![[4.0]] };
     let draw = broad_normal(1);
-    let init = Init::Resample { draw: &draw, candidates: 5000, pools: ResamplePools::Shared };
+    let init = Init::Resample { draw: &draw, candidates: 5000, resampling: Resampling::Distinct };
     let cfg = McmcConfig { chains: 50, warmup: 0, thin: 1, samples: 50, seed: 3 };
     let out = sample(&target, &Sampler::Metropolis { step: 1e-9 }, &init, &cfg, &mut |_, _| {}).unwrap();
     let starts = out.per_chain.slice(s![.., 0, 0]);
@@ -251,25 +252,28 @@ fn resampling_prefers_high_density_candidates() {
 }
 
 #[test]
-fn per_chain_pools_start_every_chain_near_a_narrow_mode() {
+fn independent_starts_cluster_near_a_narrow_mode() {
     // Target N(4, 0.1²), 300 candidates from N(0, 3²): about 8 per pool lie within 0.25 of 4,
-    // so 50 distinct starts from one shared pool must mostly lie farther out, while a pool per
-    // chain gives 50 independent importance-resampling draws, nearly all near the mode.
+    // so 50 distinct starts from one pool must mostly lie farther out, while independent
+    // importance-resampling draws (one pool with replacement, or a pool per chain) nearly all
+    // lie near the mode.
     let target = Gaussian { mean: array![4.0], precision: array![[100.0]] };
     let draw = broad_normal(1);
     let cfg = McmcConfig { chains: 50, warmup: 0, thin: 1, samples: 50, seed: 5 };
-    let near = |pools| {
-        let init = Init::Resample { draw: &draw, candidates: 300, pools };
+    let starts = |resampling| {
+        let init = Init::Resample { draw: &draw, candidates: 300, resampling };
         let (x, lp) = initialise(&target, &init, &cfg).unwrap();
         assert!(lp.iter().all(|v| v.is_finite()));
-        x.column(0).iter().filter(|v| (**v - 4.0).abs() < 0.25).count()
+        x
     };
-    let (shared, per_chain) = (near(ResamplePools::Shared), near(ResamplePools::PerChain));
-    assert!(per_chain >= 45, "per-chain pools: {per_chain} of 50 starts within 0.25 of the mode");
-    assert!(shared <= 25, "shared pool: {shared} of 50 starts within 0.25 of the mode");
-    // Same seed, same starts.
-    let init = Init::Resample { draw: &draw, candidates: 300, pools: ResamplePools::PerChain };
-    assert_eq!(initialise(&target, &init, &cfg).unwrap().0, initialise(&target, &init, &cfg).unwrap().0);
+    let near = |x: &Array2<f64>| x.column(0).iter().filter(|v| (**v - 4.0).abs() < 0.25).count();
+    let distinct = near(&starts(Resampling::Distinct));
+    assert!(distinct <= 25, "distinct: {distinct} of 50 starts within 0.25 of the mode");
+    for resampling in [Resampling::WithReplacement, Resampling::PerChain] {
+        let x = starts(resampling);
+        assert!(near(&x) >= 45, "{resampling:?}: {} of 50 starts within 0.25 of the mode", near(&x));
+        assert_eq!(x, starts(resampling), "{resampling:?}: same seed, same starts");
+    }
 }
 
 #[test]
@@ -277,7 +281,7 @@ fn resampling_reuses_candidates_when_too_few_have_mass() {
     // Only θ₀ > 0 has mass: with 6 candidates about 3 qualify, fewer than the 10 chains.
     let target = Broken { nan_above: f64::INFINITY, mass_above: 0.0 };
     let draw = |n: usize, rng: &mut LindleyRng| Array2::from_shape_fn((n, 2), |_| rng.sample::<f64, _>(StandardNormal));
-    let init = Init::Resample { draw: &draw, candidates: 6, pools: ResamplePools::Shared };
+    let init = Init::Resample { draw: &draw, candidates: 6, resampling: Resampling::Distinct };
     let cfg = McmcConfig { chains: 10, warmup: 0, thin: 1, samples: 10, seed: 9 };
     let (x, lp) = initialise(&target, &init, &cfg).unwrap();
     assert_eq!(x.dim(), (10, 2));
@@ -340,7 +344,7 @@ fn throughput_on_a_cheap_target() {
 #[test]
 fn nuts_samples_gaussians_with_adapted_steps() {
     let draw = broad_normal(2);
-    let init = Init::Resample { draw: &draw, candidates: 2000, pools: ResamplePools::Shared };
+    let init = Init::Resample { draw: &draw, candidates: 2000, resampling: Resampling::Distinct };
     let cfg = McmcConfig { chains: 20, warmup: 300, thin: 1, samples: 6000, seed: 21 };
     let (target, cov) = correlated_2d();
     let out = sample(&target, &Sampler::nuts(), &init, &cfg, &mut |_, _| {}).unwrap();
@@ -358,7 +362,7 @@ fn nuts_samples_gaussians_with_adapted_steps() {
     assert!(rows_per_transition < 16.0, "{rows_per_transition} gradient rows per transition");
     // Scales from 0.1 to 3 need the adapted mass matrix to mix in this many steps.
     let draw = broad_normal(5);
-    let init = Init::Resample { draw: &draw, candidates: 2000, pools: ResamplePools::Shared };
+    let init = Init::Resample { draw: &draw, candidates: 2000, resampling: Resampling::Distinct };
     let (target, cov) = scaled_5d();
     let out = sample(&target, &Sampler::nuts(), &init, &cfg, &mut |_, _| {}).unwrap();
     assert_moments(&out, &target.mean, &cov, "NUTS 5-D");
