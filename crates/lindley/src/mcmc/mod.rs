@@ -592,7 +592,7 @@ fn initialise(target: &dyn LogDensity, init: &Init, config: &McmcConfig) -> Resu
                     let chosen = if *resampling == Resampling::Distinct {
                         weighted_without_replacement(lp.view(), chains, &mut rng)
                     } else {
-                        (0..chains).map(|_| weighted_index(lp.view(), &mut rng)).collect()
+                        weighted_indices(lp.view(), chains, &mut rng)
                     };
                     let chosen = chosen.ok_or_else(|| no_mass(k))?;
                     (points.select(Axis(0), &chosen), lp.select(Axis(0), &chosen))
@@ -602,7 +602,7 @@ fn initialise(target: &dyn LogDensity, init: &Init, config: &McmcConfig) -> Resu
                     let mut lp = Array1::zeros(chains);
                     for c in 0..chains {
                         let (points, values) = pool(&mut rng)?;
-                        let i = weighted_index(values.view(), &mut rng).ok_or_else(|| no_mass(k))?;
+                        let i = weighted_indices(values.view(), 1, &mut rng).ok_or_else(|| no_mass(k))?[0];
                         x.row_mut(c).assign(&points.row(i));
                         lp[c] = values[i];
                     }
@@ -632,15 +632,14 @@ fn weighted_without_replacement(log_weights: ArrayView1<f64>, n: usize, rng: &mu
         .collect();
     keyed.sort_by(|a, b| b.0.total_cmp(&a.0));
     let mut chosen: Vec<usize> = keyed.iter().take(n).map(|&(_, i)| i).collect();
-    while chosen.len() < n {
-        chosen.push(weighted_index(log_weights, rng)?);
-    }
+    let missing = n - chosen.len();
+    chosen.extend(weighted_indices(log_weights, missing, rng)?);
     Some(chosen)
 }
 
-/// One index drawn with probability ∝ exp(`log_weights`) (inverse CDF); None when no weight is
-/// positive.
-fn weighted_index(log_weights: ArrayView1<f64>, rng: &mut LindleyRng) -> Option<usize> {
+/// `n` indices drawn independently (with replacement) with probabilities ∝ exp(`log_weights`),
+/// by inverse CDF; None when no weight is positive.
+fn weighted_indices(log_weights: ArrayView1<f64>, n: usize, rng: &mut LindleyRng) -> Option<Vec<usize>> {
     let max = log_weights.fold(f64::NEG_INFINITY, |m, &v| m.max(v));
     if max == f64::NEG_INFINITY {
         return None;
@@ -653,9 +652,9 @@ fn weighted_index(log_weights: ArrayView1<f64>, rng: &mut LindleyRng) -> Option<
         })
         .collect();
     let total = cumulative[cumulative.len() - 1];
-    let u = rng.random::<f64>() * total;
     // The first index whose cumulative weight exceeds u has positive weight.
-    Some(cumulative.partition_point(|&c| c <= u).min(log_weights.len() - 1))
+    let draw = |u: f64| cumulative.partition_point(|&c| c <= u * total).min(log_weights.len() - 1);
+    Some((0..n).map(|_| draw(rng.random::<f64>())).collect())
 }
 
 #[cfg(test)]
