@@ -149,13 +149,13 @@ pub enum Resampling {
     /// candidates carry almost all the weight the other starts come from low-weight regions.
     #[default]
     Distinct,
-    /// One pool for all chains; every start an independent weighted draw from it (with
-    /// replacement, so chains may share a start): each start has the same distribution as with
-    /// [`Resampling::PerChain`], at the cost of one pool.
-    WithReplacement,
     /// A fresh pool for every chain and one weighted draw from each, as sbi's "resample" init
     /// does (it is called once per chain): the starts are independent draws of the same
     /// importance-resampling approximation of π. Costs chains × candidates evaluations of π.
+    /// (Independent draws from one shared pool would have the same distribution per start at
+    /// the cost of one pool, but when one candidate carries almost all the weight every chain
+    /// starts there; on SNLE lotka_volterra that sent all chains of one observation into a
+    /// wrong mode.)
     PerChain,
 }
 
@@ -587,14 +587,9 @@ fn initialise(target: &dyn LogDensity, init: &Init, config: &McmcConfig) -> Resu
                 Ok((points, lp))
             };
             let chosen = match resampling {
-                Resampling::Distinct | Resampling::WithReplacement => {
+                Resampling::Distinct => {
                     let (points, lp) = pool(&mut rng)?;
-                    let chosen = if *resampling == Resampling::Distinct {
-                        weighted_without_replacement(lp.view(), chains, &mut rng)
-                    } else {
-                        weighted_indices(lp.view(), chains, &mut rng)
-                    };
-                    let chosen = chosen.ok_or_else(|| no_mass(k))?;
+                    let chosen = weighted_without_replacement(lp.view(), chains, &mut rng).ok_or_else(|| no_mass(k))?;
                     (points.select(Axis(0), &chosen), lp.select(Axis(0), &chosen))
                 }
                 Resampling::PerChain => {
