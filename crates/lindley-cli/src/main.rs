@@ -3,6 +3,7 @@
 
 mod commands;
 mod progress;
+mod settings;
 
 use clap::{Parser, Subcommand};
 

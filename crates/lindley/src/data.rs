@@ -61,7 +61,7 @@ const LISTED_ROWS: usize = 10;
 
 impl Dataset {
     /// A dataset from θ `[n, P]` and x `[n, D]` with default names `theta_1..theta_P`,
-    /// `x_1..x_D`; the row counts must match.
+    /// `x_1..x_D`; the row counts must match and neither may have zero columns.
     pub fn new(theta: Array2<f64>, x: Array2<f64>) -> Result<Self> {
         Self::from_parts(theta, x, "dataset")
     }
@@ -73,6 +73,13 @@ impl Dataset {
                 context,
                 "θ and x with the same number of rows (one simulation per row)",
                 format!("θ has {} rows but x has {}", theta.nrows(), x.nrows()),
+            ));
+        }
+        if theta.ncols() == 0 || x.ncols() == 0 {
+            return Err(Error::shape(
+                context,
+                "at least one θ column and one x column",
+                format!("{} θ columns and {} x columns", theta.ncols(), x.ncols()),
             ));
         }
         let parameter_names = default_names("theta", theta.ncols());
@@ -332,6 +339,8 @@ mod tests {
         let e = Dataset::new(Array2::zeros((1000, 2)), Array2::zeros((999, 3))).unwrap_err();
         assert!(matches!(e, Error::Shape { .. }));
         assert!(e.to_string().contains("θ has 1000 rows but x has 999"), "{e}");
+        let e = Dataset::new(Array2::zeros((10, 2)), Array2::zeros((10, 0))).unwrap_err().to_string();
+        assert!(e.contains("at least one θ column and one x column") && e.contains("0 x columns"), "{e}");
         let d = example();
         assert_eq!((d.len(), d.parameter_dim(), d.data_dim(), d.is_empty()), (3, 2, 1, false));
         assert_eq!(d.parameter_names(), ["theta_1", "theta_2"]);

@@ -36,15 +36,10 @@ pub fn read_prior(path: &Path) -> Result<Distribution> {
     Ok(prior)
 }
 
-/// Read a settings file (TOML) into `T`, or `T::default()` when no file is given.
-pub fn read_config<T: serde::de::DeserializeOwned + Default>(path: Option<&PathBuf>) -> Result<T> {
-    match path {
-        None => Ok(T::default()),
-        Some(path) => {
-            let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-            toml::from_str(&text).with_context(|| format!("{}: invalid settings", path.display()))
-        }
-    }
+/// Read a settings file (TOML) over `T::default()` (see [`crate::settings`]), or return the
+/// defaults when no file is given.
+pub fn read_config<T: serde::Serialize + serde::de::DeserializeOwned + Default>(path: Option<&PathBuf>) -> Result<T> {
+    crate::settings::read_over(path, T::default())
 }
 
 /// Look up a built-in task by name.

@@ -36,6 +36,9 @@ pub struct Args {
 
 /// Draw samples and write them.
 pub fn run(args: Args) -> Result<()> {
+    if args.num == 0 {
+        bail!("-n must be at least 1 sample");
+    }
     let mut posterior = AnyPosterior::load(&args.model)?;
     if let Some(kind) = args.mcmc {
         let method = posterior.header().method.name();

@@ -507,11 +507,13 @@ struct Prepared {
     data: Dataset,
 }
 
-/// Build a method from prepared simulations, append them, and warn about dropped rows.
+/// Build a method from its settings (read first, so that a bad settings file is reported before
+/// any simulation runs) and prepared simulations, append them, and warn about dropped rows.
 macro_rules! with_simulations {
-    ($method:ident, $prepared:expr, $config:expr) => {{
+    ($method:ident, $config:expr, $prepared:expr) => {{
+        let config = $config;
         let p = $prepared;
-        let mut method = $method::new(p.prior, $config).with_names(p.parameter_names, p.data_names)?.with_task(p.task);
+        let mut method = $method::new(p.prior, config).with_names(p.parameter_names, p.data_names)?.with_task(p.task);
         let dropped = method.append_simulations(p.data)?;
         if dropped.count > 0 {
             tracing::warn!("{dropped}");
@@ -560,18 +562,18 @@ pub fn run(method: Method) -> Result<()> {
     };
     let (posterior, report) = match &method {
         Method::Npe(args) => amortised(&|update| {
-            let npe = with_simulations!(Npe, args.simulations()?, args.npe_config()?);
+            let npe = with_simulations!(Npe, args.npe_config()?, args.simulations()?);
             let (posterior, report) = npe.train(update)?;
             Ok((AnyPosterior::Direct(posterior), report))
         })?,
         Method::Nle(args) => amortised(&|update| {
-            let nle = with_simulations!(Nle, args.common.simulations()?, args.nle_config()?);
+            let nle = with_simulations!(Nle, args.nle_config()?, args.common.simulations()?);
             let (posterior, report) = nle.train(update)?;
             Ok((AnyPosterior::Mcmc(posterior), report))
         })?,
         Method::Nre(args) => amortised(&|update| {
             let config = args.method.nre_config(args.loss)?;
-            let nre = with_simulations!(Nre, args.method.common.simulations()?, config);
+            let nre = with_simulations!(Nre, config, args.method.common.simulations()?);
             let (posterior, report) = nre.train(update)?;
             Ok((AnyPosterior::Mcmc(posterior), report))
         })?,
@@ -593,7 +595,7 @@ pub fn run(method: Method) -> Result<()> {
         }
         Method::Cpvae(args) | Method::Upvae(args) => amortised(&|update| {
             let kind = if matches!(method, Method::Cpvae(_)) { VaeKind::Conditional } else { VaeKind::Unconditional };
-            let vae = with_simulations!(Vae, args.common.simulations()?, args.vae_config(kind)?);
+            let vae = with_simulations!(Vae, args.vae_config(kind)?, args.common.simulations()?);
             let (posterior, report) = vae.train(update)?;
             Ok((AnyPosterior::Vae(posterior), report))
         })?,

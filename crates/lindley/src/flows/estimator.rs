@@ -3,10 +3,10 @@ use ndarray::ArrayView2;
 use serde::{Deserialize, Serialize};
 
 use super::{ConditionalDensity, DensityEstimator, EstimatorConfig};
-use crate::Result;
 use crate::nn::EmbeddingNet;
 use crate::rng::LindleyRng;
 use crate::tensor_ops::vector;
+use crate::{Error, Result};
 
 /// Per-column z-scoring v ↦ (v − mean) / std, learned from a training set.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -70,6 +70,24 @@ impl Standardizer {
         self.mean.len()
     }
 
+    /// An error unless there is one std per mean, every mean is finite and every std finite and
+    /// positive (a check for statistics read from a file).
+    pub fn validate(&self) -> Result<()> {
+        if self.std.len() != self.mean.len() {
+            return Err(Error::InvalidInput(format!(
+                "a standardizer with {} means but {} standard deviations",
+                self.mean.len(),
+                self.std.len()
+            )));
+        }
+        if self.mean.iter().any(|m| !m.is_finite()) || self.std.iter().any(|s| !(s.is_finite() && *s > 0.0)) {
+            return Err(Error::InvalidInput(
+                "a standardizer needs finite means and finite, positive standard deviations".into(),
+            ));
+        }
+        Ok(())
+    }
+
     /// Σ log std: the log-Jacobian of un-standardising one row.
     pub fn log_scale(&self) -> f64 {
         self.std.iter().map(|s| s.ln()).sum()
@@ -102,6 +120,9 @@ impl ConditionalEstimator {
         rng: &mut LindleyRng,
         device: &Device,
     ) -> Result<Self> {
+        config.validate()?;
+        input.validate()?;
+        context.validate()?;
         let embedding = match &config.embedding {
             Some(e) => Some(EmbeddingNet::new(e, context.dim(), rng, device)?),
             None => None,

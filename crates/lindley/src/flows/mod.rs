@@ -163,6 +163,24 @@ impl Default for EstimatorConfig {
     }
 }
 
+impl EstimatorConfig {
+    /// An error for settings no estimator can be built from: no hidden units, spline bins or
+    /// mixture components, or a tail bound that is not finite and positive.
+    pub fn validate(&self) -> crate::Result<()> {
+        let counts = [("hidden", self.hidden), ("bins", self.bins), ("components", self.components)];
+        if let Some((name, _)) = counts.iter().find(|(_, n)| *n == 0) {
+            return Err(crate::Error::InvalidInput(format!("the density estimator's `{name}` must be at least 1")));
+        }
+        if !(self.tail_bound.is_finite() && self.tail_bound > 0.0) {
+            return Err(crate::Error::InvalidInput(format!(
+                "the density estimator's `tail_bound` must be finite and positive, got {}",
+                self.tail_bound
+            )));
+        }
+        Ok(())
+    }
+}
+
 /// The density estimator families as one burn module (burn modules cannot be trait objects).
 // One value per model, so the variants' size difference does not matter (and Module cannot box).
 #[allow(clippy::large_enum_variant)]

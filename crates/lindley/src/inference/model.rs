@@ -147,6 +147,11 @@ impl ModelHeader {
         if header.parameter_names.len() != p || theta_dim != p || header.data_names.len() != x_dim {
             return Err(fail("the header's names do not match its dimensions".into()));
         }
+        header.estimator.validate().map_err(|e| fail(format!("the stored estimator: {e}")))?;
+        for (which, standardizer) in [("input", &header.input_standardizer), ("context", &header.context_standardizer)]
+        {
+            standardizer.validate().map_err(|e| fail(format!("the stored {which} standardisation: {e}")))?;
+        }
         let needs_mcmc = matches!(header.method, Method::Nle | Method::Nre);
         if needs_mcmc && header.mcmc.is_none() {
             return Err(fail(format!("a {} model without MCMC settings", header.method.name())));

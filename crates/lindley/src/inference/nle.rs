@@ -34,10 +34,9 @@ use crate::{Error, Result};
 /// 5 transforms whose MADEs have three hidden layers of 50 tanh units and pseudo-randomly permuted
 /// variable orders, as sbi builds it, reading θ in the prior's unconstrained space as sbibm's
 /// automatic transforms do; batch 200, learning rate 5·10⁻⁴, patience 20) and its MCMC (100
-/// chains of vectorised slice sampling, initialised by resampling prior draws). A settings file
-/// that gives an `[estimator]` table takes the fields it leaves out from
-/// [`EstimatorConfig::default`] (an NSF with ReLU MADEs in reversed orders), not from here, so it
-/// should name `kind`, `made_activation` and `made_order`.
+/// chains of vectorised slice sampling, initialised by resampling prior draws). The command
+/// line's settings files merge over these defaults; serde alone fills a partial `estimator` table
+/// from [`EstimatorConfig::default`] (an NSF with ReLU MADEs in reversed orders).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct NleConfig {

@@ -1,5 +1,6 @@
 //! The direct posterior of NPE: samples of q(θ | x_o) restricted to the prior support by
-//! rejection, the correspondingly renormalised log-density, and a MAP estimate by gradient ascent;
+//! rejection (by MCMC when the estimator leaks so much mass outside the support that rejection
+//! stalls), the correspondingly renormalised log-density, and a MAP estimate by gradient ascent;
 //! and [`AnyPosterior`], which loads a model file of any method.
 
 use std::path::Path;
@@ -12,11 +13,12 @@ use rand::Rng;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::mcmc_posterior::McmcPosterior;
+use super::mcmc_posterior::{McmcPosterior, McmcSettings};
 use super::model::{Method, ModelHeader};
 use super::vae::VaePosterior;
 use super::{Posterior, PosteriorSamples, SampleOptions, check_observation, check_parameters};
 use crate::flows::{ConditionalDensity, ConditionalEstimator};
+use crate::mcmc::{Init, LogDensity, McmcConfig, Unconstrained};
 use crate::rng::{seeded, substream};
 use crate::tensor_ops::{matrix_to_tensor, tensor_to_matrix, tensor_to_vec};
 use crate::{Error, Result};
@@ -227,7 +229,10 @@ impl Posterior for DirectPosterior {
     }
 
     /// Rejection sampling: draw from q(θ | x_o) in batches and keep the draws inside the prior
-    /// support, until `n` are kept, the time limit passes, or the acceptance rate collapses.
+    /// support, until `n` are kept or the time limit passes. When the acceptance rate collapses
+    /// (the estimator leaks its mass outside the prior, as sequential NPE's can), the same target,
+    /// q(θ | x_o) restricted to the support, is sampled by MCMC instead (slice sampling with
+    /// [`McmcSettings::default`], in the prior's unconstrained space), with a warning that says so.
     fn sample(
         &self,
         n: usize,
@@ -236,8 +241,43 @@ impl Posterior for DirectPosterior {
         options: &SampleOptions,
     ) -> Result<PosteriorSamples> {
         check_observation(observation, self.data_dim())?;
-        rejection_sample(&self.header.prior, n, seed, options, |rows, draw_seed| {
+        let rejection = rejection_sample(&self.header.prior, n, seed, options, |rows, draw_seed| {
             self.draw(observation, rows, draw_seed)
+        })?;
+        let Rejection::Collapsed { accepted, proposed, seconds } = rejection else {
+            return rejection.into_result();
+        };
+        let start = Instant::now();
+        let settings = McmcSettings::default();
+        let target = Truncated { posterior: self, observation };
+        let prior = &self.header.prior;
+        let unconstrained = Unconstrained::new(&target, prior)?;
+        let draw = |rows: usize, rng: &mut crate::rng::LindleyRng| unconstrained.prior_draws(rows, rng);
+        let init =
+            Init::Resample { draw: &draw, candidates: settings.init_candidates, resampling: settings.init_resampling };
+        let config =
+            McmcConfig { chains: settings.chains, warmup: settings.warmup, thin: settings.thin, samples: n, seed };
+        let run = unconstrained.constrain(crate::mcmc::sample(
+            &unconstrained,
+            &settings.sampler,
+            &init,
+            &config,
+            &mut |_, _| {},
+        )?);
+        let mut warnings = vec![format!(
+            "only {accepted} of {proposed} draws from the estimated posterior ({:.4}%) fall inside the prior support \
+             (the estimator puts its mass outside the prior for this observation); the samples are of the same \
+             target, q(θ | x_o) restricted to the support, drawn by slice-sampling MCMC instead of rejection",
+            100.0 * accepted as f64 / proposed.max(1) as f64
+        )];
+        if let Err(problem) = run.check(settings.max_rhat) {
+            warnings.push(problem.to_string());
+        }
+        Ok(PosteriorSamples {
+            theta: run.samples,
+            acceptance_rate: run.acceptance_rate,
+            seconds: seconds + start.elapsed().as_secs_f64(),
+            warnings,
         })
     }
 
@@ -325,18 +365,65 @@ impl Posterior for DirectPosterior {
     }
 }
 
+/// q(θ | x_o) of a direct posterior restricted to the prior support (−∞ outside): the target
+/// of [`DirectPosterior::sample`]'s MCMC fallback.
+struct Truncated<'a> {
+    posterior: &'a DirectPosterior,
+    observation: ArrayView1<'a, f64>,
+}
+
+impl LogDensity for Truncated<'_> {
+    fn dim(&self) -> usize {
+        self.posterior.parameter_dim()
+    }
+
+    fn log_density(&self, theta: ArrayView2<f64>) -> Result<Array1<f64>> {
+        let mut values = self.posterior.log_prob_estimator(theta, self.observation)?;
+        for (value, row) in values.iter_mut().zip(theta.rows()) {
+            if !self.posterior.header.prior.in_support(row) {
+                *value = f64::NEG_INFINITY;
+            }
+        }
+        Ok(values)
+    }
+}
+
+/// What [`rejection_sample`] ended with.
+pub(crate) enum Rejection {
+    /// The `n` samples.
+    Complete(PosteriorSamples),
+    /// After at least 10,000 proposals fewer than [`SampleOptions::min_acceptance`] of them fell
+    /// inside the support: `accepted` of `proposed`, in `seconds`.
+    Collapsed { accepted: usize, proposed: usize, seconds: f64 },
+}
+
+impl Rejection {
+    /// The samples, or an error saying that the estimator puts its mass outside the prior.
+    pub(crate) fn into_result(self) -> Result<PosteriorSamples> {
+        match self {
+            Rejection::Complete(samples) => Ok(samples),
+            Rejection::Collapsed { accepted, proposed, .. } => Err(Error::Sampling(format!(
+                "only {accepted} of {proposed} draws from the estimated posterior ({:.4}%) fall inside the prior support; \
+                 the estimator puts its mass outside the prior for this observation — is the observation far from the \
+                 simulations it was trained on?",
+                100.0 * accepted as f64 / proposed.max(1) as f64
+            ))),
+        }
+    }
+}
+
 /// Rejection sampling to the support of `prior`: `draw(rows, seed)` returns `rows` unrestricted
 /// proposals, and batches are drawn (batch `b` seeded with a draw from `substream(seed, b)`) until
-/// `n` fall inside the support, the time limit passes, or the acceptance rate collapses (see
-/// [`SampleOptions`]). Shared by the posteriors that sample an estimator directly (NPE's flow, the
-/// VAEs' decoder).
+/// `n` fall inside the support ([`Rejection::Complete`]), the acceptance rate collapses
+/// ([`Rejection::Collapsed`]) or the time limit passes (an error; see [`SampleOptions`]). Shared
+/// by the posteriors that sample an estimator directly (NPE's flow, the VAEs' decoder).
 pub(crate) fn rejection_sample(
     prior: &crate::distributions::Distribution,
     n: usize,
     seed: u64,
     options: &SampleOptions,
     mut draw: impl FnMut(usize, u64) -> Array2<f64>,
-) -> Result<PosteriorSamples> {
+) -> Result<Rejection> {
     let start = Instant::now();
     let dim = prior.dim();
     let mut kept: Vec<f64> = Vec::with_capacity(n * dim);
@@ -360,12 +447,7 @@ pub(crate) fn rejection_sample(
         }
         let rate = accepted as f64 / proposed as f64;
         if proposed >= 10_000 && rate < options.min_acceptance {
-            return Err(Error::Sampling(format!(
-                "only {accepted} of {proposed} draws from the estimated posterior ({:.4}%) fall inside the prior support; \
-                 the estimator puts its mass outside the prior for this observation — is the observation far from the \
-                 simulations it was trained on?",
-                100.0 * rate
-            )));
+            return Ok(Rejection::Collapsed { accepted, proposed, seconds: start.elapsed().as_secs_f64() });
         }
         if accepted < n && start.elapsed().as_secs_f64() > options.max_seconds {
             return Err(Error::Sampling(format!(
@@ -377,7 +459,12 @@ pub(crate) fn rejection_sample(
     }
     let theta = Array2::from_shape_vec((n, dim), kept).expect("n rows of dim values were kept");
     let acceptance_rate = accepted as f64 / proposed.max(1) as f64;
-    Ok(PosteriorSamples { theta, acceptance_rate, seconds: start.elapsed().as_secs_f64(), warnings: vec![] })
+    Ok(Rejection::Complete(PosteriorSamples {
+        theta,
+        acceptance_rate,
+        seconds: start.elapsed().as_secs_f64(),
+        warnings: vec![],
+    }))
 }
 
 /// A posterior of any method, as read from a model file whose header says which.
@@ -462,5 +549,45 @@ impl Posterior for AnyPosterior {
 
     fn log_prob(&self, theta: ArrayView2<f64>, observation: ArrayView1<f64>) -> Result<Array1<f64>> {
         self.inner().log_prob(theta, observation)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use ndarray::{Array2, Axis, array};
+
+    use super::*;
+    use crate::distributions::Distribution;
+    use crate::flows::EstimatorKind;
+
+    #[test]
+    fn a_leaking_estimator_is_sampled_by_mcmc_on_the_same_truncated_target() {
+        // q(θ | x_o) ≈ N((0.64, −0.96), 0.2·I) under a box that keeps almost none of its mass.
+        let trained = super::super::tests::trained(EstimatorKind::Nsf, 3000);
+        let (low, high) = ([5.0, -3.0], [7.0, 3.0]);
+        let prior = Distribution::uniform(low.to_vec(), high.to_vec()).unwrap();
+        let posterior = DirectPosterior { header: ModelHeader { prior, ..trained.header.clone() }, ..trained };
+        let observation = array![0.8, -1.2];
+        let inside = posterior.acceptance_rate(observation.view(), 100_000, 1).unwrap();
+        assert!(inside < SampleOptions::default().min_acceptance, "{inside}");
+        let samples = posterior.sample(2000, observation.view(), 5, &SampleOptions::default()).unwrap();
+        assert!(samples.warnings[0].contains("slice-sampling MCMC instead of rejection"), "{:?}", samples.warnings);
+        assert!(samples.theta.rows().into_iter().all(|row| posterior.header.prior.in_support(row)));
+
+        // The truncated target's mean by quadrature of the same estimator on a fine grid.
+        let steps = 300;
+        let grid = Array2::from_shape_fn((steps * steps, 2), |(k, j)| {
+            let i = if j == 0 { k / steps } else { k % steps };
+            low[j] + (high[j] - low[j]) * (i as f64 + 0.5) / steps as f64
+        });
+        let log_q = posterior.log_prob_estimator(grid.view(), observation.view()).unwrap();
+        let peak = log_q.fold(f64::NEG_INFINITY, |a, &b| a.max(b));
+        let weights = log_q.mapv(|v| (v - peak).exp());
+        let exact = grid.t().dot(&weights) / weights.sum();
+        let mean = samples.theta.mean_axis(Axis(0)).unwrap();
+        for j in 0..2 {
+            assert!((mean[j] - exact[j]).abs() < 0.05, "MCMC mean {mean} vs quadrature {exact}");
+        }
+        assert!(exact[0] < 5.4, "the target hugs the boundary θ₁ = 5: {exact}");
     }
 }

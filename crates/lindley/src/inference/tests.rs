@@ -59,7 +59,8 @@ fn quick_config(kind: EstimatorKind) -> NpeConfig {
     config
 }
 
-fn trained(kind: EstimatorKind, n: usize) -> DirectPosterior {
+/// NPE trained on `n` simulations of the 2-D linear-Gaussian problem under the N(0, I) prior.
+pub(super) fn trained(kind: EstimatorKind, n: usize) -> DirectPosterior {
     let task = linear_gaussian();
     let (theta, x) = task.sample_joint(n, 3).unwrap();
     let mut npe = Npe::for_task(&task, quick_config(kind));
@@ -225,6 +226,24 @@ fn models_round_trip_and_broken_files_give_clear_errors() {
     std::fs::write(&mismatched, other).unwrap();
     let error = DirectPosterior::load(&mismatched).unwrap_err().to_string();
     assert!(error.contains("architecture"), "{error}");
+
+    // Headers whose settings no network can be built from (edited in place: the safetensors
+    // header length is fixed).
+    let edit = |pattern: &[u8], change: &dyn Fn(&mut [u8])| {
+        let at = bytes.windows(pattern.len()).position(|w| w == pattern).expect("the header stores the field");
+        let mut broken = bytes.clone();
+        change(&mut broken[at + pattern.len()..]);
+        let path = directory.join("broken.safetensors");
+        std::fs::write(&path, broken).unwrap();
+        DirectPosterior::load(&path).unwrap_err().to_string()
+    };
+    let error = edit(b"\\\"bins\\\": ", &|rest| rest[..2].copy_from_slice(b" 0"));
+    assert!(error.contains("`bins` must be at least 1"), "{error}");
+    let error = edit(b"\\\"std\\\": [", &|rest| {
+        let end = rest.iter().position(|&c| c == b',' || c == b']').unwrap();
+        rest[..end].iter_mut().filter(|c| c.is_ascii_digit()).for_each(|c| *c = b'0');
+    });
+    assert!(error.contains("positive standard deviations"), "{error}");
     std::fs::remove_dir_all(&directory).ok();
 }
 

@@ -467,7 +467,8 @@ impl Posterior for VaePosterior {
         check_observation(observation, self.data_dim())?;
         rejection_sample(&self.header.prior, n, seed, options, |rows, draw_seed| {
             self.draw(observation, rows, draw_seed)
-        })
+        })?
+        .into_result()
     }
 
     /// Not available: the VAE posterior p(θ | x_o) = ∫ p(θ | x_o, z) p(z | x_o) dz has no closed

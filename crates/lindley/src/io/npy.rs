@@ -35,8 +35,9 @@ impl NpyArray {
     /// 'theta'"). A 1-D array is an error (lindley cannot know whether it is one row or one column).
     pub fn into_array2(self, what: &str) -> Result<ndarray::Array2<f64>> {
         match self.shape[..] {
-            [rows, cols] => Ok(ndarray::Array2::from_shape_vec((rows, cols), self.values)
-                .expect("values.len() is the product of the shape")),
+            [rows, cols] => ndarray::Array2::from_shape_vec((rows, cols), self.values).map_err(|e| {
+                Error::shape(what, "a 2-D array [rows, columns]", format!("shape [{rows}, {cols}] ({e})"))
+            }),
             [n] => Err(Error::shape(
                 what,
                 "a 2-D array [rows, columns]",
@@ -77,7 +78,8 @@ pub fn read_npz(path: &Path) -> Result<Vec<(String, NpyArray)>> {
         let raw_name =
             member.name().map_err(|e| Error::parse(path, format!("archive member {index} has a bad name: {e}")))?;
         let name = raw_name.strip_suffix(".npy").unwrap_or(&raw_name).to_string();
-        let mut bytes = Vec::with_capacity(usize::try_from(member.size()).unwrap_or(0));
+        // Not pre-allocated from the member's declared size, which a corrupt archive can inflate.
+        let mut bytes = Vec::new();
         member
             .read_to_end(&mut bytes)
             .map_err(|e| Error::parse(path, format!("array '{name}': cannot decompress: {e}")))?;
@@ -361,6 +363,15 @@ mod tests {
         let mut future = encode_npy(&[1], &[1.0]).unwrap();
         future[6] = 9;
         assert!(parse_npy(&future).unwrap_err().contains("unsupported NPY format version 9.0"));
+        // No values, but more elements per row than an array can index.
+        let empty = parse_npy(&raw_npy(
+            1,
+            "{'descr': '<f8', 'fortran_order': False, 'shape': (0, 9223372036854775808), }\n",
+            &[],
+        ))
+        .unwrap();
+        let error = empty.into_array2("e.npy").unwrap_err().to_string();
+        assert!(error.contains("e.npy") && error.contains("shape [0, 9223372036854775808]"), "{error}");
     }
 
     #[test]

@@ -42,6 +42,7 @@ use serde::Serialize;
 
 use super::{median, published};
 use crate::progress;
+use crate::settings::SettingsFile;
 
 /// Arguments of `lindley bench sbibm`.
 #[derive(clap::Args)]
@@ -131,8 +132,9 @@ enum Settings {
     Npe(NpeConfig),
     Nle(NleConfig),
     Nre(NreConfig),
-    /// A VAE of this kind: the settings file, or (None) the paper's settings for each task.
-    Vae(VaeKind, Option<VaeConfig>),
+    /// A VAE of this kind: the paper's settings for each task, with the settings file (if any)
+    /// over them.
+    Vae(VaeKind, Option<SettingsFile>),
     RejAbc(RejectionConfig),
     SmcAbc(SmcConfig),
 }
@@ -164,10 +166,11 @@ impl Settings {
             }
             "cpvae" | "upvae" => {
                 let kind = if method == "cpvae" { VaeKind::Conditional } else { VaeKind::Unconditional };
-                let file = match path {
-                    Some(_) => Some(super::super::read_config(path)?),
-                    None => None,
-                };
+                let file = path.map(|path| SettingsFile::read(path)).transpose()?;
+                if let Some(file) = &file {
+                    // Fail before the first task runs, not after it.
+                    file.over(&VaeConfig::for_sbibm_task(kind, "two_moons"))?;
+                }
                 Settings::Vae(kind, file)
             }
             _ => Settings::Npe(super::super::read_config(path)?),
@@ -213,7 +216,11 @@ impl Settings {
                 (Box::new(posterior), report)
             }
             Settings::Vae(kind, file) => {
-                let mut config = file.clone().unwrap_or_else(|| VaeConfig::for_sbibm_task(*kind, &task.name));
+                let paper = VaeConfig::for_sbibm_task(*kind, &task.name);
+                let mut config = match file {
+                    Some(file) => file.over(&paper)?,
+                    None => paper,
+                };
                 config.kind = *kind;
                 config.training.seed = seed;
                 let mut vae = Vae::for_task(task, config);
