@@ -70,6 +70,20 @@ impl Default for McmcSettings {
         }
     }
 }
+impl McmcSettings {
+    /// `n` draws of `target`, a density on the support of `prior`: chains of [`Self::sampler`]
+    /// in the prior's unconstrained space ([`Unconstrained`]), started by importance resampling of
+    /// prior draws, mapped back to the support.
+    pub fn run(&self, target: &dyn LogDensity, prior: &Distribution, n: usize, seed: u64) -> Result<McmcRun> {
+        let unconstrained = Unconstrained::new(target, prior)?;
+        let draw = |rows: usize, rng: &mut crate::rng::LindleyRng| unconstrained.prior_draws(rows, rng);
+        let init =
+            Init::Resample { draw: &draw, candidates: self.init_candidates.max(1), resampling: self.init_resampling };
+        let config = McmcConfig { chains: self.chains, warmup: self.warmup, thin: self.thin, samples: n, seed };
+        let run = crate::mcmc::sample(&unconstrained, &self.sampler, &init, &config, &mut |_, _| {})?;
+        Ok(unconstrained.constrain(run))
+    }
+}
 
 /// The coordinates in which an NLE or NRE network reads θ; stored in the model file.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -336,23 +350,7 @@ impl McmcPosterior {
         let autodiff = matches!(self.settings.sampler, Sampler::Nuts { .. }).then(|| self.autodiff_network());
         let target =
             Target { posterior: self, observation, start: Instant::now(), max_seconds: options.max_seconds, autodiff };
-        let prior = &self.header.prior;
-        let unconstrained = Unconstrained::new(&target, prior)?;
-        let draw = |rows: usize, rng: &mut crate::rng::LindleyRng| unconstrained.prior_draws(rows, rng);
-        let init = Init::Resample {
-            draw: &draw,
-            candidates: self.settings.init_candidates.max(1),
-            resampling: self.settings.init_resampling,
-        };
-        let config = McmcConfig {
-            chains: self.settings.chains,
-            warmup: self.settings.warmup,
-            thin: self.settings.thin,
-            samples: n,
-            seed,
-        };
-        let run = crate::mcmc::sample(&unconstrained, &self.settings.sampler, &init, &config, &mut |_, _| {})?;
-        Ok(unconstrained.constrain(run))
+        self.settings.run(&target, &self.header.prior, n, seed)
     }
 
     /// The maximum of the potential: the best of `candidates` MCMC samples, refined by Adam

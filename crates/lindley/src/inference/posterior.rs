@@ -18,7 +18,7 @@ use super::model::{Method, ModelHeader};
 use super::vae::VaePosterior;
 use super::{Posterior, PosteriorSamples, SampleOptions, check_observation, check_parameters};
 use crate::flows::{ConditionalDensity, ConditionalEstimator};
-use crate::mcmc::{Init, LogDensity, McmcConfig, Unconstrained};
+use crate::mcmc::LogDensity;
 use crate::rng::{seeded, substream};
 use crate::tensor_ops::{matrix_to_tensor, tensor_to_matrix, tensor_to_vec};
 use crate::{Error, Result};
@@ -250,20 +250,7 @@ impl Posterior for DirectPosterior {
         let start = Instant::now();
         let settings = McmcSettings::default();
         let target = Truncated { posterior: self, observation };
-        let prior = &self.header.prior;
-        let unconstrained = Unconstrained::new(&target, prior)?;
-        let draw = |rows: usize, rng: &mut crate::rng::LindleyRng| unconstrained.prior_draws(rows, rng);
-        let init =
-            Init::Resample { draw: &draw, candidates: settings.init_candidates, resampling: settings.init_resampling };
-        let config =
-            McmcConfig { chains: settings.chains, warmup: settings.warmup, thin: settings.thin, samples: n, seed };
-        let run = unconstrained.constrain(crate::mcmc::sample(
-            &unconstrained,
-            &settings.sampler,
-            &init,
-            &config,
-            &mut |_, _| {},
-        )?);
+        let run = settings.run(&target, &self.header.prior, n, seed)?;
         let mut warnings = vec![format!(
             "only {accepted} of {proposed} draws from the estimated posterior ({:.4}%) fall inside the prior support \
              (the estimator puts its mass outside the prior for this observation); the samples are of the same \
