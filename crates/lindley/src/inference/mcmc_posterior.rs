@@ -70,6 +70,7 @@ impl Default for McmcSettings {
         }
     }
 }
+
 impl McmcSettings {
     /// `n` draws of `target`, a density on the support of `prior`: chains of [`Self::sampler`]
     /// in the prior's unconstrained space ([`Unconstrained`]), started by importance resampling of

@@ -57,8 +57,10 @@ pub use vae::{Vae, VaeConfig, VaeKind, VaePosterior};
 pub struct SampleOptions {
     /// Give up (with an error saying how far it got) after this many seconds.
     pub max_seconds: f64,
-    /// Give up when, after at least 10,000 proposals, fewer than this fraction fall inside the
-    /// prior support (a sign that the estimator puts its mass outside the prior for this x_o).
+    /// Stop rejection sampling when, after at least 10,000 proposals, fewer than this fraction
+    /// fall inside the prior support (a sign that the estimator puts its mass outside the prior
+    /// for this x_o): NPE's `sample` then switches to MCMC; NPE's `sample_many` and a VAE's
+    /// posterior report an error.
     pub min_acceptance: f64,
     /// Most proposals drawn per batch. Draws are made in parallel chunks of a few thousand rows,
     /// so this bounds only the size of the returned batch, not the network's working memory; it

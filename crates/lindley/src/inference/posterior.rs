@@ -252,10 +252,9 @@ impl Posterior for DirectPosterior {
         let target = Truncated { posterior: self, observation };
         let run = settings.run(&target, &self.header.prior, n, seed)?;
         let mut warnings = vec![format!(
-            "only {accepted} of {proposed} draws from the estimated posterior ({:.4}%) fall inside the prior support \
-             (the estimator puts its mass outside the prior for this observation); the samples are of the same \
+            "{} (the estimator puts its mass outside the prior for this observation); the samples are of the same \
              target, q(θ | x_o) restricted to the support, drawn by slice-sampling MCMC instead of rejection",
-            100.0 * accepted as f64 / proposed.max(1) as f64
+            inside_support(accepted, proposed)
         )];
         if let Err(problem) = run.check(settings.max_rhat) {
             warnings.push(problem.to_string());
@@ -390,13 +389,20 @@ impl Rejection {
         match self {
             Rejection::Complete(samples) => Ok(samples),
             Rejection::Collapsed { accepted, proposed, .. } => Err(Error::Sampling(format!(
-                "only {accepted} of {proposed} draws from the estimated posterior ({:.4}%) fall inside the prior support; \
-                 the estimator puts its mass outside the prior for this observation — is the observation far from the \
-                 simulations it was trained on?",
-                100.0 * accepted as f64 / proposed.max(1) as f64
+                "{}; the estimator puts its mass outside the prior for this observation — is the observation far from \
+                 the simulations it was trained on?",
+                inside_support(accepted, proposed)
             ))),
         }
     }
+}
+
+/// "only `accepted` of `proposed` draws … fall inside the prior support", with the percentage.
+fn inside_support(accepted: usize, proposed: usize) -> String {
+    format!(
+        "only {accepted} of {proposed} draws from the estimated posterior ({:.4}%) fall inside the prior support",
+        100.0 * accepted as f64 / proposed.max(1) as f64
+    )
 }
 
 /// Rejection sampling to the support of `prior`: `draw(rows, seed)` returns `rows` unrestricted
