@@ -299,7 +299,23 @@ pub fn encode_png(width: u32, height: u32, rgb: &[u8]) -> Result<Vec<u8>> {
     Ok(png)
 }
 
-/// Fails unless `values` has at least one row, `dim` columns and only finite entries.
+/// Largest magnitude a plotted value may have: beyond it a padded axis range can overflow to ±∞,
+/// on which plotters' tick placement never ends.
+const PLOTTABLE: f64 = 1e300;
+
+/// Why a value cannot be plotted (it is not finite or beyond ±[`PLOTTABLE`]), or `None`.
+fn unplottable(v: f64) -> Option<String> {
+    if !v.is_finite() {
+        Some(format!("{v}"))
+    } else if v.abs() > PLOTTABLE {
+        Some(format!("{v:e}, beyond the ±{PLOTTABLE:e} a plot axis can span"))
+    } else {
+        None
+    }
+}
+
+/// Fails unless `values` has at least one row, `dim` columns and only plottable entries (see
+/// [`unplottable`]).
 fn check_sample(plot: &str, name: &str, values: ArrayView2<f64>, dim: usize) -> Result<()> {
     if values.nrows() == 0 {
         return Err(Error::InvalidInput(format!("{plot}: the {name} have no rows")));
@@ -307,8 +323,8 @@ fn check_sample(plot: &str, name: &str, values: ArrayView2<f64>, dim: usize) -> 
     if values.ncols() != dim {
         return Err(Error::shape(format!("{plot}: {name}"), format!("{dim} columns"), format!("{}", values.ncols())));
     }
-    match values.indexed_iter().find(|(_, v)| !v.is_finite()) {
-        Some(((row, col), v)) => Err(Error::InvalidInput(format!("{plot}: {name} row {row} column {col} is {v}"))),
+    match values.indexed_iter().find_map(|(at, v)| unplottable(*v).map(|why| (at, why))) {
+        Some(((row, col), why)) => Err(Error::InvalidInput(format!("{plot}: {name} row {row} column {col} is {why}"))),
         None => Ok(()),
     }
 }

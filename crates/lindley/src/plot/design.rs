@@ -118,10 +118,10 @@ fn draw_heat<DB: DrawingBackend>(
     }
 }
 
-/// Fails unless every value is finite.
-fn check_finite<'a>(plot: &str, what: &str, values: impl IntoIterator<Item = &'a f64>) -> Result<()> {
-    match values.into_iter().enumerate().find(|(_, v)| !v.is_finite()) {
-        Some((i, v)) => Err(Error::InvalidInput(format!("{plot}: {what} value {i} is {v}"))),
+/// Fails unless every value is plottable (see [`super::unplottable`]).
+fn check_plottable<'a>(plot: &str, what: &str, values: impl IntoIterator<Item = &'a f64>) -> Result<()> {
+    match values.into_iter().enumerate().find_map(|(i, v)| super::unplottable(*v).map(|why| (i, why))) {
+        Some((i, why)) => Err(Error::InvalidInput(format!("{plot}: {what} value {i} is {why}"))),
         None => Ok(()),
     }
 }
@@ -158,14 +158,14 @@ pub fn design_trace_plot<'a>(
                     point.len().to_string(),
                 ));
             }
-            check_finite(PLOT, &format!("restart {r} design"), point)?;
+            check_plottable(PLOT, &format!("restart {r} design"), point)?;
         }
     }
     if let Some(chosen) = chosen {
         if chosen.len() != 2 {
             return Err(Error::shape(format!("{PLOT}: chosen design"), "2 coordinates", chosen.len().to_string()));
         }
-        check_finite(PLOT, "chosen design", chosen)?;
+        check_plottable(PLOT, "chosen design", chosen)?;
     }
     let surface_range = match surface {
         Some((points, values)) => {
@@ -176,8 +176,8 @@ pub fn design_trace_plot<'a>(
                     format!("[{}, {}] with {} values", points.nrows(), points.ncols(), values.len()),
                 ));
             }
-            check_finite(PLOT, "EIG surface", values)?;
-            check_finite(PLOT, "EIG surface design", points.iter())?;
+            check_plottable(PLOT, "EIG surface", values)?;
+            check_plottable(PLOT, "EIG surface design", points.iter())?;
             Some(value_range(values))
         }
         None => None,
@@ -256,10 +256,10 @@ pub fn eig_surface_plot<'a>(
             ),
         ));
     }
-    check_finite(PLOT, "EIG", eig)?;
-    check_finite(PLOT, "design", designs.iter())?;
+    check_plottable(PLOT, "EIG", eig)?;
+    check_plottable(PLOT, "design", designs.iter())?;
     if let Some(stderr) = stderr {
-        check_finite(PLOT, "standard error", stderr)?;
+        check_plottable(PLOT, "standard error", stderr)?;
     }
     let best = (0..n).max_by(|&a, &b| eig[a].total_cmp(&eig[b])).expect("n ≥ 1");
     Ok(Figure { size: (620, 520), kind: Kind::EigSurface { designs, eig, stderr, names, best } })
@@ -454,7 +454,7 @@ pub fn sequential_plot<'a>(
                 step.design.len().to_string(),
             ));
         }
-        check_finite(PLOT, &format!("step {} design", step.step), &step.design)?;
+        check_plottable(PLOT, &format!("step {} design", step.step), &step.design)?;
     }
     let p = run.true_theta.len();
     let in_plane = parameters_in_design_space && dim >= 2 && p > 0 && p.is_multiple_of(dim);

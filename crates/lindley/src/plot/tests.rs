@@ -61,6 +61,11 @@ fn pair_plot_refuses_empty_nan_and_mismatched_input() {
     assert!(matches!(pair_plot(samples.view(), None, None, &names(3)), Err(Error::Shape { .. })));
     let truth = Array1::from(vec![0.0, f64::INFINITY]);
     assert!(pair_plot(samples.view(), None, Some(truth.view()), &names(2)).is_err());
+    // Finite, but an axis padded around ±1e308 would span ±∞.
+    let mut huge = samples.clone();
+    (huge[[0, 0]], huge[[1, 0]]) = (1e308, -1e308);
+    let error = pair_plot(huge.view(), None, None, &names(2)).unwrap_err();
+    assert!(error.to_string().contains("row 0 column 0 is 1e308, beyond"), "{error}");
     assert!(pair_plot(samples.view(), None, None, &[]).is_err());
 }
 
