@@ -10,7 +10,6 @@
 //! (sbi's default "resample" initialisation).
 
 use std::path::Path;
-use std::time::Instant;
 
 use burn::module::Module;
 use burn::prelude::*;
@@ -23,7 +22,7 @@ use super::posterior::{MapOptions, projected_adam_ascent};
 use super::{Posterior, PosteriorSamples, SampleOptions, check_observation, check_parameters};
 use crate::distributions::Distribution;
 use crate::flows::{ConditionalDensity, ConditionalEstimator};
-use crate::mcmc::{Init, LogDensity, McmcConfig, McmcRun, Resampling, Sampler, Unconstrained};
+use crate::mcmc::{Init, LogDensity, McmcConfig, McmcRun, Resampling, Sampler, TimeLimited, Unconstrained};
 use crate::rng::seeded;
 use crate::tensor_ops::{matrix_to_tensor, tensor_to_matrix, tensor_to_vec};
 use crate::{Error, Result};
@@ -349,8 +348,7 @@ impl McmcPosterior {
     ) -> Result<McmcRun> {
         check_observation(observation, self.data_dim())?;
         let autodiff = matches!(self.settings.sampler, Sampler::Nuts { .. }).then(|| self.autodiff_network());
-        let target =
-            Target { posterior: self, observation, start: Instant::now(), max_seconds: options.max_seconds, autodiff };
+        let target = TimeLimited::new(Target { posterior: self, observation, autodiff }, options.max_seconds);
         self.settings.run(&target, &self.header.prior, n, seed)
     }
 
@@ -455,23 +453,11 @@ fn prior_gradient(prior: &crate::distributions::Distribution, theta: ArrayView2<
     gradient
 }
 
-/// The potential as an MCMC target, with a time limit and, for NUTS, the network on the
-/// autodiff backend.
+/// The potential as an MCMC target, with, for NUTS, the network on the autodiff backend.
 struct Target<'a> {
     posterior: &'a McmcPosterior,
     observation: ArrayView1<'a, f64>,
-    start: Instant,
-    max_seconds: f64,
     autodiff: Option<Network>,
-}
-
-impl Target<'_> {
-    fn check_time(&self) -> Result<()> {
-        if self.start.elapsed().as_secs_f64() > self.max_seconds {
-            return Err(Error::Sampling(format!("MCMC time limit of {} s reached", self.max_seconds)));
-        }
-        Ok(())
-    }
 }
 
 impl LogDensity for Target<'_> {
@@ -480,13 +466,12 @@ impl LogDensity for Target<'_> {
     }
 
     fn log_density(&self, theta: ArrayView2<f64>) -> Result<Array1<f64>> {
-        self.check_time()?;
         Ok(self.posterior.potential_unchecked(theta, self.observation))
     }
 
     fn gradient(&self, theta: ArrayView2<f64>) -> Option<Result<(Array1<f64>, Array2<f64>)>> {
         let network = self.autodiff.as_ref()?;
-        Some(self.check_time().and_then(|()| self.posterior.potential_gradient(network, theta, self.observation)))
+        Some(self.posterior.potential_gradient(network, theta, self.observation))
     }
 }
 

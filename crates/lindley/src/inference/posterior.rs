@@ -18,7 +18,7 @@ use super::model::{Method, ModelHeader};
 use super::vae::VaePosterior;
 use super::{Posterior, PosteriorSamples, SampleOptions, check_observation, check_parameters};
 use crate::flows::{ConditionalDensity, ConditionalEstimator};
-use crate::mcmc::LogDensity;
+use crate::mcmc::{LogDensity, TimeLimited};
 use crate::rng::{seeded, substream};
 use crate::tensor_ops::{matrix_to_tensor, tensor_to_matrix, tensor_to_vec};
 use crate::{Error, Result};
@@ -233,6 +233,7 @@ impl Posterior for DirectPosterior {
     /// (the estimator leaks its mass outside the prior, as sequential NPE's can), the same target,
     /// q(θ | x_o) restricted to the support, is sampled by MCMC instead (slice sampling with
     /// [`McmcSettings::default`], in the prior's unconstrained space), with a warning that says so.
+    /// `options.max_seconds` bounds rejection and MCMC together.
     fn sample(
         &self,
         n: usize,
@@ -249,7 +250,8 @@ impl Posterior for DirectPosterior {
         };
         let start = Instant::now();
         let settings = McmcSettings::default();
-        let target = Truncated { posterior: self, observation };
+        // The time limit covers rejection and MCMC together.
+        let target = TimeLimited::new(Truncated { posterior: self, observation }, options.max_seconds - seconds);
         let run = settings.run(&target, &self.header.prior, n, seed)?;
         let mut warnings = vec![format!(
             "{} (the estimator puts its mass outside the prior for this observation); the samples are of the same \
@@ -582,5 +584,11 @@ mod tests {
             assert!((mean[j] - exact[j]).abs() < 0.05, "MCMC mean {mean} vs quadrature {exact}");
         }
         assert!(exact[0] < 5.4, "the target hugs the boundary θ₁ = 5: {exact}");
+
+        // One batch of 10,000 proposals collapses before the (zero) time limit is checked, and
+        // the limit then stops the MCMC fallback too.
+        let no_time = SampleOptions { max_seconds: 0.0, ..SampleOptions::default() };
+        let error = posterior.sample(10_000, observation.view(), 5, &no_time).unwrap_err().to_string();
+        assert!(error.contains("MCMC time limit"), "{error}");
     }
 }

@@ -12,7 +12,8 @@
 //!   all adapted during warm-up only.
 //! - [`Init`]: chain starts drawn from an initial distribution, given, or picked by importance
 //!   resampling (sbi's "resample" strategy).
-//! - [`Unconstrained`]: maps a target with a bounded prior onto ℝᴰ so that any sampler works.
+//! - [`Unconstrained`]: maps a target with a bounded prior onto ℝᴰ so that any sampler works;
+//!   [`TimeLimited`] stops a run at a time limit.
 //! - [`sample`] runs the chains and returns an [`McmcRun`] with R̂ and ESS ([`split_rhat`],
 //!   [`ess_bulk`]).
 
@@ -410,6 +411,45 @@ pub fn sample(
         target_rows: counting.rows.load(Ordering::Relaxed),
         divergences: kernel.divergences(),
     })
+}
+
+/// A target that refuses every evaluation once `max_seconds` have passed since it was made: the
+/// time limit of a sampling call ([`crate::inference::SampleOptions::max_seconds`]) applied inside
+/// the MCMC run, which then stops with the error.
+pub struct TimeLimited<D> {
+    target: D,
+    start: Instant,
+    max_seconds: f64,
+}
+
+impl<D: LogDensity> TimeLimited<D> {
+    /// `target` with `max_seconds` left from now.
+    pub fn new(target: D, max_seconds: f64) -> Self {
+        Self { target, start: Instant::now(), max_seconds }
+    }
+
+    fn check_time(&self) -> Result<()> {
+        if self.start.elapsed().as_secs_f64() > self.max_seconds {
+            return Err(Error::Sampling(format!("MCMC time limit of {:.1} s reached", self.max_seconds.max(0.0))));
+        }
+        Ok(())
+    }
+}
+
+impl<D: LogDensity> LogDensity for TimeLimited<D> {
+    fn dim(&self) -> usize {
+        self.target.dim()
+    }
+
+    fn log_density(&self, theta: ArrayView2<f64>) -> Result<Array1<f64>> {
+        self.check_time()?;
+        self.target.log_density(theta)
+    }
+
+    /// The target's gradient (`None` if it has none), or the time-limit error once time is up.
+    fn gradient(&self, theta: ArrayView2<f64>) -> Option<Result<(Array1<f64>, Array2<f64>)>> {
+        self.check_time().err().map(Err).or_else(|| self.target.gradient(theta))
+    }
 }
 
 /// A target that counts its calls and evaluated rows.
