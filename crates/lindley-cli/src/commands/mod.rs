@@ -17,7 +17,7 @@ pub mod train;
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use lindley::distributions::Distribution;
 use lindley::simulators::{Task, sbibm};
 use ndarray::Array1;
@@ -51,4 +51,52 @@ pub fn task(name: &str) -> Result<Task> {
 /// observation.csv), or a `.npy` vector, of `expected` finite values.
 pub fn read_observation(path: &Path, expected: usize) -> Result<Array1<f64>> {
     Ok(lindley::io::read_observation(path, expected)?)
+}
+
+/// Refuse a table of `rows` × `columns` f64 values (`what`, e.g. "10 simulations") that could not
+/// be held in memory: more bytes than the machine has (MemTotal in /proc/meminfo, where there is
+/// one) or than an address can count. Catches a mistyped count before it allocates.
+pub fn check_fits_in_memory(what: &str, rows: usize, columns: usize) -> Result<()> {
+    let bytes =
+        rows.checked_mul(columns).and_then(|values| values.checked_mul(8)).filter(|&b| b <= isize::MAX as usize);
+    let Some(bytes) = bytes else {
+        bail!("{what} of {columns} values each do not fit in any memory; ask for fewer");
+    };
+    if let Some(total) = total_memory_bytes()
+        && bytes > total
+    {
+        bail!(
+            "{what} of {columns} values each need {:.1} GiB in memory, more than this machine's {:.1} GiB; ask for \
+             fewer (or run several commands with different seeds)",
+            bytes as f64 / 2f64.powi(30),
+            total as f64 / 2f64.powi(30)
+        );
+    }
+    Ok(())
+}
+
+/// The machine's physical memory in bytes, from /proc/meminfo (None where there is none).
+fn total_memory_bytes() -> Option<usize> {
+    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = info.lines().find(|l| l.starts_with("MemTotal:"))?;
+    let kib: usize = line.split_whitespace().nth(1)?.parse().ok()?;
+    kib.checked_mul(1024)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_too_large_for_memory_are_refused_before_allocating() {
+        check_fits_in_memory("1000 simulations", 1000, 3).unwrap();
+        let error = check_fits_in_memory("n simulations", 5_000_000_000_000_000_000, 3).unwrap_err().to_string();
+        assert!(error.contains("do not fit in any memory"), "{error}");
+        // 8 PiB: addressable, but more than any machine this runs on has.
+        let result = check_fits_in_memory("n samples", 1 << 50, 1);
+        if total_memory_bytes().is_some() {
+            let error = result.unwrap_err().to_string();
+            assert!(error.contains("more than this machine's"), "{error}");
+        }
+    }
 }

@@ -53,6 +53,7 @@ pub fn run(args: Args) -> Result<()> {
         }
         mcmc.set_settings(settings);
     }
+    super::check_fits_in_memory(&format!("{} samples", args.num), args.num, posterior.parameter_dim())?;
     let observation = super::read_observation(&args.observation, posterior.data_dim())?;
     let options = SampleOptions { max_seconds: args.max_seconds, ..Default::default() };
     let samples = posterior.sample(args.num, observation.view(), args.seed, &options)?;

@@ -84,6 +84,8 @@ impl Source {
 impl Resolved {
     /// Draw `n` parameters from the prior and simulate them.
     pub fn simulate(&self, n: usize, seed: u64) -> Result<Dataset> {
+        let columns = self.prior.dim() + self.simulator.data_dim();
+        super::check_fits_in_memory(&format!("{n} simulations"), n, columns)?;
         let theta = self.prior.sample(n, &mut substream(seed, u64::MAX));
         let x = self.simulator.simulate(theta.view(), seed)?;
         Ok(Dataset::new(theta, x)?.with_names(self.parameter_names.clone(), self.data_names.clone())?)

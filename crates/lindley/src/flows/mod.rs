@@ -165,11 +165,31 @@ impl Default for EstimatorConfig {
 
 impl EstimatorConfig {
     /// An error for settings no estimator can be built from: no hidden units, spline bins or
-    /// mixture components, or a tail bound that is not finite and positive.
+    /// mixture components, sizes beyond any memory (more than 2³² hidden weights, more than
+    /// 65,536 bins or components), or a tail bound that is not finite and positive.
     pub fn validate(&self) -> crate::Result<()> {
         let counts = [("hidden", self.hidden), ("bins", self.bins), ("components", self.components)];
         if let Some((name, _)) = counts.iter().find(|(_, n)| *n == 0) {
             return Err(crate::Error::InvalidInput(format!("the density estimator's `{name}` must be at least 1")));
+        }
+        if let Some((name, n)) =
+            [("bins", self.bins), ("components", self.components)].into_iter().find(|(_, n)| *n > 1 << 16)
+        {
+            return Err(crate::Error::InvalidInput(format!(
+                "the density estimator's `{name}` = {n} is beyond 65,536 (a typo or a corrupt model file?)"
+            )));
+        }
+        let hidden_weights = self
+            .transforms
+            .max(1)
+            .checked_mul(self.blocks.saturating_add(1))
+            .and_then(|layers| layers.checked_mul(self.hidden).and_then(|w| w.checked_mul(self.hidden)));
+        if hidden_weights.is_none_or(|w| w > 1 << 32) {
+            return Err(crate::Error::InvalidInput(format!(
+                "the density estimator would hold more than 2³² hidden weights (transforms {} × (blocks {} + 1) × \
+                 hidden {}²); a typo or a corrupt model file?",
+                self.transforms, self.blocks, self.hidden
+            )));
         }
         if !(self.tail_bound.is_finite() && self.tail_bound > 0.0) {
             return Err(crate::Error::InvalidInput(format!(

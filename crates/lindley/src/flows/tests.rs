@@ -191,3 +191,16 @@ fn permuted_made_orders_are_fixed_permutations() {
         assert_eq!(made_order(2, layer, true), made_order(2, layer, false), "layer {layer}");
     }
 }
+
+#[test]
+fn architectures_beyond_any_memory_are_refused_without_allocating() {
+    let refuse = |config: EstimatorConfig, expected: &str| {
+        let error = config.validate().unwrap_err().to_string();
+        assert!(error.contains(expected), "{error}");
+    };
+    refuse(EstimatorConfig { hidden: 1 << 20, ..Default::default() }, "more than 2³² hidden weights");
+    refuse(EstimatorConfig { hidden: usize::MAX, ..Default::default() }, "more than 2³² hidden weights");
+    refuse(EstimatorConfig { transforms: usize::MAX, blocks: usize::MAX - 1, ..Default::default() }, "hidden weights");
+    refuse(EstimatorConfig { bins: 1 << 17, ..Default::default() }, "`bins` = 131072 is beyond 65,536");
+    EstimatorConfig { hidden: 1024, transforms: 20, blocks: 4, ..Default::default() }.validate().unwrap();
+}
