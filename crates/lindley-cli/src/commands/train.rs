@@ -8,8 +8,8 @@ use lindley::data::Dataset;
 use lindley::distributions::Distribution;
 use lindley::flows::{EstimatorConfig, EstimatorKind};
 use lindley::inference::{
-    AnyPosterior, Nle, NleConfig, Npe, NpeConfig, Nre, NreConfig, NreLoss, RoundMethod, SequentialConfig, ThetaSpace,
-    Vae, VaeConfig, VaeKind, run_rounds,
+    AnyPosterior, Nle, NleConfig, Npe, NpeConfig, Nre, NreConfig, NreLoss, RoundMethod, SequentialConfig,
+    SequentialNpe, ThetaSpace, Vae, VaeConfig, VaeKind, run_rounds,
 };
 use lindley::mcmc::Sampler;
 use lindley::nn::{EmbeddingConfig, EmbeddingKind};
@@ -44,6 +44,11 @@ pub enum Method {
     /// observation, round 1 from the prior, later rounds from the current posterior, trained with
     /// the atomic loss (10 atoms). The model is an NPE model, accurate near --observation.
     Snpe(SequentialArgs),
+    /// Truncated sequential NPE (TSNPE, Deistler et al. 2022): like snpe, but rounds after the
+    /// first draw θ from the prior truncated to the current posterior's highest-density region
+    /// (mass 1 − 10⁻⁴; `[sequential] epsilon` in --config), and every round trains by maximum
+    /// likelihood. Writes an NPE model, accurate near --observation.
+    Tsnpe(SequentialArgs),
     /// Sequential NLE: rounds whose parameters are MCMC draws of the current posterior at
     /// --observation; the likelihood flow is trained on all rounds. Writes an NLE model.
     Snle(SequentialMcmcArgs),
@@ -544,6 +549,7 @@ pub fn run(method: Method) -> Result<()> {
         Method::Nle(args) => ("training NLE", &args.common),
         Method::Nre(args) => ("training NRE", &args.method.common),
         Method::Snpe(args) => ("training SNPE", &args.common),
+        Method::Tsnpe(args) => ("training TSNPE", &args.common),
         Method::Snle(args) => ("training SNLE", &args.method.common),
         Method::Snre(args) => ("training SNRE", &args.method.common),
         Method::Cpvae(args) => ("training CP-VAE", &args.common),
@@ -577,8 +583,11 @@ pub fn run(method: Method) -> Result<()> {
             let (posterior, report) = nre.train(update)?;
             Ok((AnyPosterior::Mcmc(posterior), report))
         })?,
-        Method::Snpe(args) => {
-            let config = args.common.npe_config()?;
+        Method::Snpe(args) | Method::Tsnpe(args) => {
+            let mut config = args.common.npe_config()?;
+            if matches!(method, Method::Tsnpe(_)) && !matches!(config.sequential, SequentialNpe::Truncated { .. }) {
+                config.sequential = SequentialNpe::truncated();
+            }
             let (posterior, report) = args.rounds.run(&args.common, |r| named!(Npe, r, config), label)?;
             (AnyPosterior::Direct(posterior), report)
         }

@@ -45,7 +45,7 @@ pub use abc::{AbcPosterior, AbcProblem, RejectionConfig, SmcConfig, rejection_ab
 pub use mcmc_posterior::{McmcPosterior, McmcSettings, ThetaSpace};
 pub use model::ModelHeader;
 pub use nle::{Nle, NleConfig};
-pub use npe::{Npe, NpeConfig, NpeLoss};
+pub use npe::{Npe, NpeConfig, NpeLoss, SequentialNpe};
 pub use nre::{Nre, NreConfig, NreLoss};
 pub use posterior::{AnyPosterior, DirectPosterior};
 pub use sequential::{RoundMethod, SequentialConfig, SequentialReport, run_rounds};

@@ -4,7 +4,7 @@
 //! every x, so one training run serves every observation (amortisation).
 
 use burn::prelude::*;
-use ndarray::Axis;
+use ndarray::{ArrayView1, Axis};
 use serde::{Deserialize, Serialize};
 
 use super::model::Method;
@@ -12,6 +12,7 @@ use super::nre::rotate_rows;
 use super::posterior::DirectPosterior;
 use super::sequential::{Fitted, RoundMethod};
 use super::simulations::{Simulations, simulation_api};
+use super::{Posterior, PosteriorSamples, SampleOptions};
 use crate::data::{Dataset, DroppedRows};
 use crate::distributions::Distribution;
 use crate::flows::{ConditionalDensity, ConditionalEstimator, EstimatorConfig, Standardizer};
@@ -33,11 +34,45 @@ pub struct NpeConfig {
     pub training: TrainConfig,
     /// Atoms of the atomic loss used by sequential rounds after the first (SNPE-C).
     pub atoms: usize,
+    /// How sequential rounds after the first draw their parameters and train.
+    pub sequential: SequentialNpe,
 }
 
 impl Default for NpeConfig {
     fn default() -> Self {
-        Self { estimator: EstimatorConfig::default(), training: TrainConfig::default(), atoms: 10 }
+        Self {
+            estimator: EstimatorConfig::default(),
+            training: TrainConfig::default(),
+            atoms: 10,
+            sequential: SequentialNpe::Atomic,
+        }
+    }
+}
+
+/// The two sequential NPE schemes: how a round after the first draws its parameters and what
+/// loss it trains with.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum SequentialNpe {
+    /// APT / SNPE-C (Greenberg, Nonnenmacher & Macke 2019; sbi's `NPE_C`): θ from the current
+    /// posterior at x_o, trained with the atomic loss ([`NpeConfig::atoms`]) on all rounds.
+    Atomic,
+    /// TSNPE (Deistler, Gonçalves & Macke 2022, "Truncated proposals for scalable and
+    /// hassle-free simulation-based inference"): θ from the prior truncated to the current
+    /// posterior's highest-density region of mass 1 − `epsilon` (see
+    /// [`DirectPosterior::sample_truncated_prior`]), trained by maximum likelihood on all rounds —
+    /// the truncated prior is proportional to the prior where the posterior has its mass, so the
+    /// plain NPE loss stays right there, and no atomic loss is needed.
+    Truncated {
+        /// Posterior mass left outside the truncation (sbi's default quantile: 10⁻⁴).
+        epsilon: f64,
+    },
+}
+
+impl SequentialNpe {
+    /// TSNPE with sbi's ε = 10⁻⁴.
+    pub fn truncated() -> Self {
+        SequentialNpe::Truncated { epsilon: 1e-4 }
     }
 }
 
@@ -160,8 +195,9 @@ impl Npe {
     }
 }
 
-/// SNPE-C (APT): round 0 by maximum likelihood on prior draws, later rounds with the atomic loss
-/// ([`NpeLoss::Atomic`] with [`NpeConfig::atoms`]) on the data of all rounds.
+/// Sequential NPE as [`NpeConfig::sequential`] says: SNPE-C (APT: round 0 by maximum likelihood
+/// on prior draws, later rounds with the atomic loss on the data of all rounds, proposals from the
+/// posterior) or TSNPE (maximum likelihood throughout, proposals from the truncated prior).
 impl RoundMethod for Npe {
     type Network = ConditionalEstimator;
     type Posterior = DirectPosterior;
@@ -181,8 +217,27 @@ impl RoundMethod for Npe {
         seed: u64,
         progress: &mut dyn FnMut(&EpochProgress),
     ) -> Result<(Fitted<ConditionalEstimator>, TrainReport)> {
-        let loss = if round == 0 { NpeLoss::MaximumLikelihood } else { NpeLoss::Atomic { atoms: self.config.atoms } };
+        let loss = match self.config.sequential {
+            SequentialNpe::Atomic if round > 0 => NpeLoss::Atomic { atoms: self.config.atoms },
+            _ => NpeLoss::MaximumLikelihood,
+        };
         self.fit(warm, &loss, seed, progress)
+    }
+
+    fn propose(
+        &self,
+        posterior: &DirectPosterior,
+        n: usize,
+        observation: ArrayView1<f64>,
+        seed: u64,
+        options: &SampleOptions,
+    ) -> Result<PosteriorSamples> {
+        match self.config.sequential {
+            SequentialNpe::Atomic => posterior.sample(n, observation, seed, options),
+            SequentialNpe::Truncated { epsilon } => {
+                posterior.sample_truncated_prior(n, observation, epsilon, seed, options)
+            }
+        }
     }
 
     fn training_seed(&self) -> u64 {

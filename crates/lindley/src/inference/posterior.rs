@@ -18,7 +18,7 @@ use super::model::{Method, ModelHeader};
 use super::vae::VaePosterior;
 use super::{Posterior, PosteriorSamples, SampleOptions, check_observation, check_parameters};
 use crate::flows::{ConditionalDensity, ConditionalEstimator};
-use crate::mcmc::{LogDensity, TimeLimited};
+use crate::mcmc::{LogDensity, TimeLimited, weighted_indices};
 use crate::rng::{seeded, substream};
 use crate::tensor_ops::{matrix_to_tensor, tensor_to_matrix, tensor_to_vec};
 use crate::{Error, Result};
@@ -28,6 +28,11 @@ const EVALUATION_CHUNK: usize = 10_000;
 
 /// Rows per parallel task when drawing from the estimator.
 const DRAW_CHUNK: usize = 2_500;
+
+/// Posterior samples whose log-densities set the threshold of TSNPE's truncated prior (sbi's
+/// `num_samples_to_estimate_support`: the ε = 10⁻⁴ quantile is then the 100th smallest value,
+/// where 10,000 samples would leave it to the single most extreme draw).
+pub const SUPPORT_SAMPLES: usize = 1_000_000;
 
 /// Settings of [`DirectPosterior::map`].
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -50,7 +55,7 @@ impl Default for MapOptions {
 }
 
 /// q(θ | x_o) from a trained conditional density estimator, restricted to the prior support.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct DirectPosterior {
     estimator: ConditionalEstimator,
     header: ModelHeader,
@@ -166,6 +171,65 @@ impl DirectPosterior {
         }
     }
 
+    /// TSNPE's proposal (Deistler, Gonçalves & Macke 2022): `n` draws of the prior restricted to
+    /// the highest-density region {θ : log q(θ | x_o) ≥ τ} of this posterior, τ the
+    /// `epsilon`-quantile of log q over [`SUPPORT_SAMPLES`] posterior samples (as sbi's density
+    /// thresholder), so the region holds about 1 − ε of the posterior's mass. Drawn by rejection
+    /// from the prior; when the region is too small a part of the prior for that (acceptance
+    /// below `options.min_acceptance`), by sampling importance resampling instead — 10·n
+    /// posterior samples inside the region, weighted by p(θ)/q(θ | x_o) and resampled — with a
+    /// warning.
+    pub fn sample_truncated_prior(
+        &self,
+        n: usize,
+        observation: ArrayView1<f64>,
+        epsilon: f64,
+        seed: u64,
+        options: &SampleOptions,
+    ) -> Result<PosteriorSamples> {
+        if !(epsilon > 0.0 && epsilon < 1.0) {
+            return Err(Error::InvalidInput(format!("the truncation's ε must lie in (0, 1), got {epsilon}")));
+        }
+        let start = Instant::now();
+        let reference = self.sample(SUPPORT_SAMPLES, observation, substream(seed, 0).random(), options)?;
+        let mut log_q = self.log_prob_estimator(reference.theta.view(), observation)?.to_vec();
+        log_q.sort_by(f64::total_cmp);
+        let threshold = log_q[((epsilon * log_q.len() as f64) as usize).min(log_q.len() - 1)];
+        let prior = &self.header.prior;
+        let inside = |rows: ArrayView2<f64>| -> Result<Vec<bool>> {
+            let values = self.log_prob_estimator(rows, observation)?;
+            Ok(rows.rows().into_iter().zip(values).map(|(row, v)| v >= threshold && prior.in_support(row)).collect())
+        };
+        let draw = |rows, draw_seed| prior.sample(rows, &mut seeded(draw_seed));
+        let rejection = rejection_sample(prior.dim(), n, substream(seed, 1).random(), options, draw, inside)?;
+        let Rejection::Collapsed { accepted, proposed, .. } = rejection else {
+            let mut samples = rejection.into_result()?;
+            samples.seconds = start.elapsed().as_secs_f64();
+            return Ok(samples);
+        };
+        let candidates = self.sample(10 * n, observation, substream(seed, 2).random(), options)?.theta;
+        let log_q = self.log_prob_estimator(candidates.view(), observation)?;
+        let mut log_weights = prior.log_prob(candidates.view()) - &log_q;
+        log_weights.zip_mut_with(&log_q, |w, &q| {
+            if q < threshold {
+                *w = f64::NEG_INFINITY;
+            }
+        });
+        let chosen = weighted_indices(log_weights.view(), n, &mut substream(seed, 3)).ok_or_else(|| {
+            Error::Sampling("no posterior sample lies inside the prior and its highest-density region".into())
+        })?;
+        Ok(PosteriorSamples {
+            theta: candidates.select(Axis(0), &chosen),
+            acceptance_rate: accepted as f64 / proposed.max(1) as f64,
+            seconds: start.elapsed().as_secs_f64(),
+            warnings: vec![format!(
+                "only {accepted} of {proposed} prior draws fall in the posterior's highest-density region; the \
+                 truncated prior was drawn by importance resampling of {} posterior samples instead",
+                candidates.nrows()
+            )],
+        })
+    }
+
     /// Adam ascent on log q(θ | x_o) for every row of `start`, projected onto the prior bounds.
     fn ascend(&self, start: Array2<f64>, observation: ArrayView1<f64>, options: &MapOptions) -> Result<Array2<f64>> {
         let device = self.device.clone().autodiff();
@@ -242,9 +306,9 @@ impl Posterior for DirectPosterior {
         options: &SampleOptions,
     ) -> Result<PosteriorSamples> {
         check_observation(observation, self.data_dim())?;
-        let rejection = rejection_sample(&self.header.prior, n, seed, options, |rows, draw_seed| {
-            self.draw(observation, rows, draw_seed)
-        })?;
+        let prior = &self.header.prior;
+        let draw = |rows, draw_seed| self.draw(observation, rows, draw_seed);
+        let rejection = rejection_sample(prior.dim(), n, seed, options, draw, in_support(prior))?;
         let Rejection::Collapsed { accepted, proposed, seconds } = rejection else {
             return rejection.into_result();
         };
@@ -407,20 +471,21 @@ fn inside_support(accepted: usize, proposed: usize) -> String {
     )
 }
 
-/// Rejection sampling to the support of `prior`: `draw(rows, seed)` returns `rows` unrestricted
-/// proposals, and batches are drawn (batch `b` seeded with a draw from `substream(seed, b)`) until
-/// `n` fall inside the support ([`Rejection::Complete`]), the acceptance rate collapses
-/// ([`Rejection::Collapsed`]) or the time limit passes (an error; see [`SampleOptions`]). Shared
-/// by the posteriors that sample an estimator directly (NPE's flow, the VAEs' decoder).
+/// Rejection sampling: `draw(rows, seed)` returns `rows` proposals of `dim` columns, `accept`
+/// says which of a batch to keep, and batches are drawn (batch `b` seeded with a draw from
+/// `substream(seed, b)`) until `n` are kept ([`Rejection::Complete`]), the acceptance rate
+/// collapses ([`Rejection::Collapsed`]) or the time limit passes (an error; see
+/// [`SampleOptions`]). Shared by the posteriors that sample an estimator directly (NPE's flow, the
+/// VAEs' decoder; `accept` = [`in_support`]) and by TSNPE's truncated prior.
 pub(crate) fn rejection_sample(
-    prior: &crate::distributions::Distribution,
+    dim: usize,
     n: usize,
     seed: u64,
     options: &SampleOptions,
     mut draw: impl FnMut(usize, u64) -> Array2<f64>,
+    mut accept: impl FnMut(ArrayView2<f64>) -> Result<Vec<bool>>,
 ) -> Result<Rejection> {
     let start = Instant::now();
-    let dim = prior.dim();
     let mut kept: Vec<f64> = Vec::with_capacity(n * dim);
     let (mut accepted, mut proposed) = (0usize, 0usize);
     let mut batch_index = 0u64;
@@ -434,8 +499,8 @@ pub(crate) fn rejection_sample(
         let draws = draw(rows, substream(seed, batch_index).random());
         batch_index += 1;
         proposed += rows;
-        for row in draws.rows() {
-            if accepted < n && prior.in_support(row) {
+        for (row, keep) in draws.rows().into_iter().zip(accept(draws.view())?) {
+            if accepted < n && keep {
                 kept.extend(row.iter());
                 accepted += 1;
             }
@@ -460,6 +525,13 @@ pub(crate) fn rejection_sample(
         seconds: start.elapsed().as_secs_f64(),
         warnings: vec![],
     }))
+}
+
+/// The `accept` of [`rejection_sample`] that keeps the rows inside `prior`'s support.
+pub(crate) fn in_support(
+    prior: &crate::distributions::Distribution,
+) -> impl FnMut(ArrayView2<f64>) -> Result<Vec<bool>> {
+    |rows| Ok(rows.rows().into_iter().map(|row| prior.in_support(row)).collect())
 }
 
 /// A posterior of any method, as read from a model file whose header says which.
@@ -590,5 +662,49 @@ mod tests {
         let no_time = SampleOptions { max_seconds: 0.0, ..SampleOptions::default() };
         let error = posterior.sample(10_000, observation.view(), 5, &no_time).unwrap_err().to_string();
         assert!(error.contains("MCMC time limit"), "{error}");
+    }
+
+    /// TSNPE's proposal under a uniform prior is uniform on the highest-density region
+    /// {log q ≥ τ} of the learned q(θ | x_o) ≈ N(μ, 0.2·I): with τ read off as the draws' smallest
+    /// log q, the region leaves out ε of q's mass, and the draws' mean of log q matches its average
+    /// over the region, both by quadrature on a fine grid (draws of q itself would weigh the peak
+    /// more; untruncated prior draws would make the region the whole box). Checked by rejection from a box
+    /// around the region and by the importance-resampling fallback from a box 10⁶ times its area.
+    #[test]
+    fn the_truncated_prior_is_the_prior_on_the_highest_density_region() {
+        let trained = super::super::tests::trained(EstimatorKind::Nsf, 3000);
+        let observation = array![0.8, -1.2];
+        let epsilon: f64 = 0.01;
+        let steps = 400;
+        let grid = Array2::from_shape_fn((steps * steps, 2), |(k, j)| {
+            let i = if j == 0 { k / steps } else { k % steps };
+            -3.0 + 6.0 * (i as f64 + 0.5) / steps as f64
+        });
+        let grid_log_q = trained.log_prob_estimator(grid.view(), observation.view()).unwrap();
+        for (half_width, expect_fallback) in [(3.0, false), (2000.0, true)] {
+            let prior = Distribution::uniform(vec![-half_width; 2], vec![half_width; 2]).unwrap();
+            let posterior =
+                DirectPosterior { header: ModelHeader { prior, ..trained.header.clone() }, ..trained.clone() };
+            let draws = posterior
+                .sample_truncated_prior(4000, observation.view(), epsilon, 7, &SampleOptions::default())
+                .unwrap();
+            assert_eq!(!draws.warnings.is_empty(), expect_fallback, "{:?}", draws.warnings);
+            let log_q = posterior.log_prob_estimator(draws.theta.view(), observation.view()).unwrap();
+            let threshold = log_q.fold(f64::INFINITY, |a, &b| a.min(b));
+            // The region leaves out ε of q's mass (quadrature; q's mass outside the grid is nil).
+            let mass =
+                |keep: &dyn Fn(f64) -> bool| grid_log_q.iter().filter(|&&v| keep(v)).map(|v| v.exp()).sum::<f64>();
+            let outside = mass(&|v| v < threshold) / mass(&|_| true);
+            assert!((outside / epsilon - 1.0).abs() < 0.3, "q's mass outside the region {outside}, ε = {epsilon}");
+            let region: Vec<f64> = grid_log_q.iter().copied().filter(|&v| v >= threshold).collect();
+            let exact = region.iter().sum::<f64>() / region.len() as f64;
+            let (mean, peak) = (log_q.mean().unwrap(), grid_log_q.fold(f64::NEG_INFINITY, |a, &b| a.max(b)));
+            assert!(
+                (mean - exact).abs() < 0.04 * (peak - threshold),
+                "mean log q {mean} against {exact} on the region (box ±{half_width})"
+            );
+        }
+        let error = trained.sample_truncated_prior(10, observation.view(), 0.0, 7, &SampleOptions::default());
+        assert!(error.unwrap_err().to_string().contains("ε must lie in (0, 1)"));
     }
 }

@@ -28,7 +28,7 @@ use ndarray::ArrayView1;
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 
-use super::{Posterior, SampleOptions, check_observation};
+use super::{Posterior, PosteriorSamples, SampleOptions, check_observation};
 use crate::data::{Dataset, DroppedRows};
 use crate::distributions::Distribution;
 use crate::flows::Standardizer;
@@ -89,6 +89,18 @@ pub trait RoundMethod {
     fn training_seed(&self) -> u64;
     /// The posterior of a trained network.
     fn posterior(&self, fitted: &Fitted<Self::Network>, report: &TrainReport) -> Result<Self::Posterior>;
+    /// The `n` parameters of a round after the first, given the previous round's posterior: by
+    /// default draws of that posterior at the observation.
+    fn propose(
+        &self,
+        posterior: &Self::Posterior,
+        n: usize,
+        observation: ArrayView1<f64>,
+        seed: u64,
+        options: &SampleOptions,
+    ) -> Result<PosteriorSamples> {
+        posterior.sample(n, observation, seed, options)
+    }
 }
 
 /// One finished round.
@@ -144,7 +156,7 @@ pub fn round_training_seed(seed: u64, round: usize) -> u64 {
 
 /// Run `config.rounds` rounds of simulate-and-train at `observation` with `budget` simulations in
 /// all, and return the last round's posterior. Round 1 draws θ from the prior; round r > 1 draws
-/// θ from the posterior of round r − 1 at the observation. Round r's proposals use
+/// θ from the posterior of round r − 1 at the observation (or as [`RoundMethod::propose`] says). Round r's proposals use
 /// `substream(config.seed, 2r)`, its simulations the seed `substream(config.seed, 2r + 1)`.
 /// `progress` gets the 1-based round number with every epoch.
 pub fn run_rounds<M: RoundMethod>(
@@ -183,9 +195,10 @@ pub fn run_rounds<M: RoundMethod>(
         let (theta, warnings) = match &posterior {
             None => (method.prior().sample(n, &mut crate::rng::seeded(proposal_seed)), vec![]),
             Some(current) => {
-                let samples = current.sample(n, observation, proposal_seed, &config.sampling).map_err(|e| {
-                    Error::Sampling(format!("drawing the proposals of round {} from the posterior: {e}", round + 1))
-                })?;
+                let samples =
+                    method.propose(current, n, observation, proposal_seed, &config.sampling).map_err(|e| {
+                        Error::Sampling(format!("drawing the proposals of round {} from the posterior: {e}", round + 1))
+                    })?;
                 (samples.theta, samples.warnings)
             }
         };

@@ -27,7 +27,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::model::{Method, ModelHeader};
-use super::posterior::rejection_sample;
+use super::posterior::{in_support, rejection_sample};
 use super::simulations::{Simulations, simulation_api};
 use super::{Posterior, PosteriorSamples, SampleOptions, check_observation};
 use crate::flows::{EstimatorConfig, Standardizer, standard_normal};
@@ -465,10 +465,9 @@ impl Posterior for VaePosterior {
         options: &SampleOptions,
     ) -> Result<PosteriorSamples> {
         check_observation(observation, self.data_dim())?;
-        rejection_sample(&self.header.prior, n, seed, options, |rows, draw_seed| {
-            self.draw(observation, rows, draw_seed)
-        })?
-        .into_result()
+        let prior = &self.header.prior;
+        let draw = |rows, draw_seed| self.draw(observation, rows, draw_seed);
+        rejection_sample(prior.dim(), n, seed, options, draw, in_support(prior))?.into_result()
     }
 
     /// Not available: the VAE posterior p(θ | x_o) = ∫ p(θ | x_o, z) p(z | x_o) dz has no closed

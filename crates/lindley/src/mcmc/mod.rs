@@ -674,7 +674,7 @@ fn weighted_without_replacement(log_weights: ArrayView1<f64>, n: usize, rng: &mu
 
 /// `n` indices drawn independently (with replacement) with probabilities ∝ exp(`log_weights`),
 /// by inverse CDF; None when no weight is positive.
-fn weighted_indices(log_weights: ArrayView1<f64>, n: usize, rng: &mut LindleyRng) -> Option<Vec<usize>> {
+pub(crate) fn weighted_indices(log_weights: ArrayView1<f64>, n: usize, rng: &mut LindleyRng) -> Option<Vec<usize>> {
     let max = log_weights.fold(f64::NEG_INFINITY, |m, &v| m.max(v));
     if max == f64::NEG_INFINITY {
         return None;

@@ -22,7 +22,12 @@ pub fn c2st(method: &str, task: &str, budget: usize) -> Option<f64> {
         }
         return VAE_TABLE.iter().find(|(name, _)| *name == task).map(|(_, row)| row[m]);
     }
-    let method = if matches!(method, "nre-c" | "bnre") { "nre" } else { method };
+    // Variants are compared with the sbibm method they refine (sbibm has no TSNPE).
+    let method = match method {
+        "nre-c" | "bnre" => "nre",
+        "tsnpe" => "snpe",
+        other => other,
+    };
     let methods = ["npe", "nle", "nre", "snpe", "snle", "snre"];
     let m = methods.iter().position(|&name| name == method)?;
     TABLE.iter().find(|(name, _)| *name == task).map(|(_, rows)| rows[m][column])

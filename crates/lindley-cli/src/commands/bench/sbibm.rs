@@ -19,7 +19,7 @@
 //! `train s` column is the ABC run (simulations included) and `epochs` is the number of
 //! populations (1 for rejection ABC).
 //!
-//! SNPE, SNLE and SNRE (`--method snpe|snle|snre`) are not amortised: as in sbibm, one run of
+//! SNPE, TSNPE, SNLE and SNRE (`--method snpe|tsnpe|snle|snre`) are not amortised: as in sbibm, one run of
 //! `--rounds` rounds per observation, the budget split evenly over the rounds; their train seconds
 //! cover all rounds (proposal sampling and simulation included) and their epochs are summed over
 //! the rounds.
@@ -33,7 +33,7 @@ use lindley::diagnostics::c2st::{C2stConfig, c2st};
 use lindley::inference::abc::{AbcProblem, RejectionConfig, Resampling, SmcConfig, rejection_abc, smc_abc};
 use lindley::inference::{
     Nle, NleConfig, Npe, NpeConfig, Nre, NreConfig, NreLoss, Posterior, PosteriorSamples, RoundMethod, SampleOptions,
-    SequentialConfig, Vae, VaeConfig, VaeKind, run_rounds,
+    SequentialConfig, SequentialNpe, Vae, VaeConfig, VaeKind, run_rounds,
 };
 use lindley::simulators::{Task, sbibm};
 use lindley::train::EpochProgress;
@@ -47,8 +47,8 @@ use crate::settings::SettingsFile;
 /// Arguments of `lindley bench sbibm`.
 #[derive(clap::Args)]
 pub struct Args {
-    /// Inference method: npe, nle, nre (NRE-B), nre-c, bnre, cpvae, upvae, sequential snpe, snle,
-    /// snre, or rej-abc, smc-abc.
+    /// Inference method: npe, nle, nre (NRE-B), nre-c, bnre, cpvae, upvae, sequential snpe, tsnpe
+    /// (truncated SNPE; compared with sbibm's SNPE figures), snle, snre, or rej-abc, smc-abc.
     #[arg(long, default_value = "npe")]
     method: String,
     /// Rounds of the sequential methods (sbibm: 10).
@@ -172,6 +172,13 @@ impl Settings {
                     file.over(&VaeConfig::for_sbibm_task(kind, "two_moons"))?;
                 }
                 Settings::Vae(kind, file)
+            }
+            "tsnpe" => {
+                let mut config: NpeConfig = super::super::read_config(path)?;
+                if !matches!(config.sequential, SequentialNpe::Truncated { .. }) {
+                    config.sequential = SequentialNpe::truncated();
+                }
+                Settings::Npe(config)
             }
             _ => Settings::Npe(super::super::read_config(path)?),
         })
@@ -354,12 +361,12 @@ fn parse_observations(text: &str) -> Result<Vec<usize>> {
 
 /// Run the benchmark and print its table.
 pub fn run(args: Args) -> Result<()> {
-    const METHODS: [&str; 12] =
-        ["npe", "nle", "nre", "nre-c", "bnre", "cpvae", "upvae", "snpe", "snle", "snre", "rej-abc", "smc-abc"];
+    const METHODS: [&str; 13] =
+        ["npe", "nle", "nre", "nre-c", "bnre", "cpvae", "upvae", "snpe", "tsnpe", "snle", "snre", "rej-abc", "smc-abc"];
     if !METHODS.contains(&args.method.as_str()) {
         bail!("unknown method '{}'; this build benchmarks: {}", args.method, METHODS.join(", "));
     }
-    let sequential = ["snpe", "snle", "snre"].contains(&args.method.as_str());
+    let sequential = ["snpe", "tsnpe", "snle", "snre"].contains(&args.method.as_str());
     let observations = parse_observations(&args.observations)?;
     let tasks: Vec<String> = if args.tasks == "all" {
         sbibm::NAMES.iter().filter(|name| sbibm::has_reference(name)).map(|s| s.to_string()).collect()
