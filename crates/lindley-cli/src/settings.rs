@@ -2,10 +2,12 @@
 //! and a key that no setting has is an error rather than silently ignored.
 //!
 //! A file is read in two passes. The first deserialises it alone into the settings type, which
-//! checks every value against its type (with the file's line and column in the message) and
-//! collects the keys the type does not know. The second merges the file's tables over the
-//! serialised base settings (the method's defaults) and deserialises the result, so a partial
-//! `[training]` table changes only the fields it names. A table that names another variant than
+//! checks every value against its type (with the file's line and column in the message). The
+//! second merges the file's tables over the serialised base settings (the method's defaults) and
+//! deserialises the result, collecting the keys the type does not know, so a partial
+//! `[training]` table changes only the fields it names. A file that cannot be read alone but
+//! merges well is accepted: a table of a tagged enum that names fields of the base's variant
+//! without its `kind` (e.g. only `epsilon` of TSNPE's `[sequential]`). A table that names another variant than
 //! the base (a different `kind` or `family`, or another key of a one-key table such as an
 //! externally tagged enum) replaces the base's table instead: the base's fields belong to the
 //! other variant.
@@ -37,11 +39,27 @@ impl SettingsFile {
     /// an error names the file and the offending key or value.
     pub fn over<T: Serialize + DeserializeOwned>(&self, base: &T) -> Result<T> {
         let name = short_type_name::<T>();
-        let mut unknown = Vec::new();
         let parser = toml::Deserializer::parse(&self.text)
             .with_context(|| format!("{}: not valid TOML", self.path.display()))?;
-        serde_ignored::deserialize::<_, _, T>(parser, |key| unknown.push(key.to_string()))
-            .with_context(|| format!("{}: invalid settings for {name}", self.path.display()))?;
+        let alone = T::deserialize(parser);
+        let Value::Table(mut merged) = Value::try_from(base).context("the default settings do not serialise")? else {
+            bail!("the default settings of {name} are not a table");
+        };
+        merge(&mut merged, &self.table);
+        let mut unknown = Vec::new();
+        let combined = serde_ignored::deserialize::<_, _, T>(Value::Table(merged), |key| unknown.push(key.to_string()));
+        let settings = match (alone, combined) {
+            (_, Ok(settings)) => settings,
+            // The file alone names the line of a wrong value; the merged table cannot.
+            (Err(error), Err(_)) => {
+                return Err(error).with_context(|| format!("{}: invalid settings for {name}", self.path.display()));
+            }
+            (Ok(_), Err(error)) => {
+                return Err(error).with_context(|| {
+                    format!("{}: its settings do not combine with the defaults of {name}", self.path.display())
+                });
+            }
+        };
         if !unknown.is_empty() {
             bail!(
                 "{}: unknown setting{} {} for {name} (misspelt, or meant for another command?)",
@@ -50,13 +68,7 @@ impl SettingsFile {
                 unknown.iter().map(|key| format!("`{key}`")).collect::<Vec<_>>().join(", ")
             );
         }
-        let Value::Table(mut merged) = Value::try_from(base).context("the default settings do not serialise")? else {
-            bail!("the default settings of {name} are not a table");
-        };
-        merge(&mut merged, &self.table);
-        Value::Table(merged).try_into().with_context(|| {
-            format!("{}: its settings do not combine with the defaults of {name}", self.path.display())
-        })
+        Ok(settings)
     }
 }
 
@@ -102,7 +114,7 @@ fn short_type_name<T>() -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use lindley::inference::{NleConfig, NpeConfig, NreConfig, VaeConfig, VaeKind};
+    use lindley::inference::{NleConfig, NpeConfig, NreConfig, SequentialNpe, VaeConfig, VaeKind};
     use lindley::mcmc::Resampling;
     use lindley::train::TrainConfig;
 
@@ -129,6 +141,11 @@ mod tests {
         let nested: NleConfig = file("[mcmc]\ninit_resampling = \"per_chain\"\n").over(&NleConfig::default()).unwrap();
         assert_eq!(nested.mcmc.init_resampling, Resampling::PerChain);
         assert_eq!(nested.mcmc.chains, NleConfig::default().mcmc.chains);
+
+        // `train tsnpe` reads its file over truncated rounds, so ε alone is enough.
+        let tsnpe = NpeConfig { sequential: SequentialNpe::truncated(), ..Default::default() };
+        let npe: NpeConfig = file("[sequential]\nepsilon = 0.001\n").over(&tsnpe).unwrap();
+        assert_eq!(npe.sequential, SequentialNpe::Truncated { epsilon: 0.001 });
     }
 
     #[test]

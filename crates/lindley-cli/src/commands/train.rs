@@ -362,8 +362,8 @@ impl Args {
     }
 
     /// NPE settings: the settings file with the command-line overrides applied.
-    fn npe_config(&self) -> Result<NpeConfig> {
-        let mut config: NpeConfig = super::read_config(self.config.as_ref())?;
+    fn npe_config(&self, base: NpeConfig) -> Result<NpeConfig> {
+        let mut config = crate::settings::read_over(self.config.as_ref(), base)?;
         self.apply(&mut config.estimator, &mut config.training);
         config.estimator.embedding = self.embedding(config.estimator.embedding.take())?;
         Ok(config)
@@ -568,7 +568,7 @@ pub fn run(method: Method) -> Result<()> {
     };
     let (posterior, report) = match &method {
         Method::Npe(args) => amortised(&|update| {
-            let npe = with_simulations!(Npe, args.npe_config()?, args.simulations()?);
+            let npe = with_simulations!(Npe, args.npe_config(NpeConfig::default())?, args.simulations()?);
             let (posterior, report) = npe.train(update)?;
             Ok((AnyPosterior::Direct(posterior), report))
         })?,
@@ -584,10 +584,10 @@ pub fn run(method: Method) -> Result<()> {
             Ok((AnyPosterior::Mcmc(posterior), report))
         })?,
         Method::Snpe(args) | Method::Tsnpe(args) => {
-            let mut config = args.common.npe_config()?;
-            if matches!(method, Method::Tsnpe(_)) && !matches!(config.sequential, SequentialNpe::Truncated { .. }) {
-                config.sequential = SequentialNpe::truncated();
-            }
+            // TSNPE is NPE with truncated rounds: its settings file is read over that default.
+            let sequential =
+                if matches!(method, Method::Tsnpe(_)) { SequentialNpe::truncated() } else { SequentialNpe::Atomic };
+            let config = args.common.npe_config(NpeConfig { sequential, ..Default::default() })?;
             let (posterior, report) = args.rounds.run(&args.common, |r| named!(Npe, r, config), label)?;
             (AnyPosterior::Direct(posterior), report)
         }

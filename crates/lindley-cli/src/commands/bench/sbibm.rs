@@ -173,13 +173,10 @@ impl Settings {
                 }
                 Settings::Vae(kind, file)
             }
-            "tsnpe" => {
-                let mut config: NpeConfig = super::super::read_config(path)?;
-                if !matches!(config.sequential, SequentialNpe::Truncated { .. }) {
-                    config.sequential = SequentialNpe::truncated();
-                }
-                Settings::Npe(config)
-            }
+            "tsnpe" => Settings::Npe(crate::settings::read_over(
+                path,
+                NpeConfig { sequential: SequentialNpe::truncated(), ..Default::default() },
+            )?),
             _ => Settings::Npe(super::super::read_config(path)?),
         })
     }
