@@ -25,8 +25,8 @@ no arguments; the method, chains, warm-up, thinning and initialisation actually 
 from the posterior object and recorded), and drawing 10,000 samples at observation 1 is timed
 (chain initialisation included). lindley runs `lindley bench speed --method nle|nre` with the
 same chains, warm-up, thinning and number of initialisation candidates (its own vectorised slice
-sampler in the prior's unconstrained space, started by resampling prior draws as sbi's
-"resample" strategy does). Both sides' samples are scored with one judge, sbi's
+sampler in the prior's unconstrained space, each chain started by importance resampling a fresh
+pool of prior draws, as sbi's "resample" strategy does: `--init-resampling per_chain`). Both sides' samples are scored with one judge, sbi's
 `sbi.utils.metrics.c2st` (MLP classifier as in sbibm, 5 folds, seed 1), against the reference
 posterior samples of observation 1 (data/sbibm/two_moons/obs1/reference_posterior_samples.csv.bz2);
 lindley's own C2ST is recorded beside it. Last line: `speed-mcmc: nle_ratio=.. nre_ratio=..`
@@ -472,7 +472,7 @@ def run_sbi_mcmc_once(method, nre_class, budget, seed, x_o, reference):
 
 
 def lindley_mcmc_flags(sbi_settings):
-    """`lindley bench speed` flags that reproduce sbi's chains, warm-up, thinning and init candidates."""
+    """`lindley bench speed` flags that reproduce sbi's chains, warm-up, thinning and chain starts."""
     flags = []
     for key, flag in (("num_chains", "--chains"), ("warmup_steps", "--warmup"), ("thin", "--thin"),
                       ("init_candidates", "--init-candidates")):
@@ -480,6 +480,9 @@ def lindley_mcmc_flags(sbi_settings):
         if not isinstance(value, int) or value < 1:
             raise LindleyUnavailable(f"sbi's MCMC setting {key} = {value!r} has no lindley equivalent")
         flags += [flag, str(value)]
+    # sbi's "resample"/"sir" initialisation runs once per chain on a fresh pool of candidates.
+    if sbi_settings.get("init_strategy") in ("resample", "sir"):
+        flags += ["--init-resampling", "per_chain"]
     return flags
 
 

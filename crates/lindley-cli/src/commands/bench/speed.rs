@@ -19,7 +19,7 @@ use lindley::diagnostics::c2st::{C2stConfig, c2st};
 use lindley::inference::{
     McmcPosterior, McmcSettings, Nle, NleConfig, Npe, NpeConfig, Nre, NreConfig, NreLoss, Posterior, SampleOptions,
 };
-use lindley::mcmc::Sampler;
+use lindley::mcmc::{Resampling, Sampler};
 use lindley::simulators::sbibm;
 use lindley::train::TrainReport;
 use ndarray::Array2;
@@ -61,6 +61,11 @@ pub struct Args {
     /// lindley's 10,000).
     #[arg(long)]
     init_candidates: Option<usize>,
+    /// How the chain starts are drawn from the candidates: distinct (one pool, without
+    /// replacement) or per_chain (a fresh pool and one importance-resampled start per chain, as
+    /// sbi's "resample" initialisation does) (nle/nre; default: lindley's).
+    #[arg(long)]
+    init_resampling: Option<String>,
     /// Write the 10,000 posterior samples here as CSV (header row of parameter names).
     #[arg(long)]
     samples_out: Option<PathBuf>,
@@ -87,6 +92,13 @@ fn mcmc_settings(args: &Args) -> Result<McmcSettings> {
     }
     if let Some(candidates) = args.init_candidates {
         settings.init_candidates = candidates;
+    }
+    if let Some(rule) = &args.init_resampling {
+        settings.init_resampling = match rule.as_str() {
+            "distinct" => Resampling::Distinct,
+            "per_chain" | "per-chain" => Resampling::PerChain,
+            other => bail!("unknown --init-resampling '{other}'; expected distinct or per_chain"),
+        };
     }
     if settings.chains == 0 || settings.thin == 0 || settings.init_candidates == 0 {
         bail!(
@@ -138,6 +150,7 @@ fn draw_mcmc(posterior: &McmcPosterior, observation: ndarray::ArrayView1<f64>, s
                 "thin": settings.thin,
                 "init": "resample",
                 "init_candidates": settings.init_candidates,
+                "init_resampling": settings.init_resampling,
                 "rhat": run.rhat,
                 "divergences": run.divergences,
                 "ess": run.ess,
@@ -257,6 +270,7 @@ mod tests {
             warmup,
             thin,
             init_candidates: candidates,
+            init_resampling: None,
             samples_out: None,
             c2st: false,
             json: None,
@@ -271,6 +285,10 @@ mod tests {
         assert_eq!(settings.sampler, McmcSettings::default().sampler);
         let partial = mcmc_settings(&args(Some(7), None, None, None)).unwrap();
         assert_eq!((partial.chains, partial.thin), (7, McmcSettings::default().thin));
+        let per_chain = Args { init_resampling: Some("per_chain".into()), ..args(None, None, None, None) };
+        assert_eq!(mcmc_settings(&per_chain).unwrap().init_resampling, Resampling::PerChain);
+        let unknown = Args { init_resampling: Some("sir".into()), ..args(None, None, None, None) };
+        assert!(mcmc_settings(&unknown).unwrap_err().to_string().contains("unknown --init-resampling 'sir'"));
     }
 
     #[test]
