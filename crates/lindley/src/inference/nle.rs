@@ -25,6 +25,7 @@ use crate::distributions::Distribution;
 use crate::flows::{
     ConditionalDensity, ConditionalEstimator, EstimatorConfig, EstimatorKind, MadeActivation, MadeOrder, Standardizer,
 };
+use crate::mcmc::Resampling;
 use crate::nn::EmbeddingKind;
 use crate::rng::{seeded, substream};
 use crate::train::{EpochProgress, TrainConfig, TrainReport, train};
@@ -34,7 +35,8 @@ use crate::{Error, Result};
 /// 5 transforms whose MADEs have three hidden layers of 50 tanh units and pseudo-randomly permuted
 /// variable orders, as sbi builds it, reading θ in the prior's unconstrained space as sbibm's
 /// automatic transforms do; batch 200, learning rate 5·10⁻⁴, patience 20) and its MCMC (100
-/// chains of vectorised slice sampling, initialised by resampling prior draws). The command
+/// chains of vectorised slice sampling, each started by importance resampling its own pool of
+/// 10,000 prior draws, as sbi's "resample" initialisation does). The command
 /// line's settings files merge over these defaults; serde alone fills a partial `estimator` table
 /// from [`EstimatorConfig::default`] (an NSF with ReLU MADEs in reversed orders).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -65,7 +67,7 @@ impl Default for NleConfig {
                 ..Default::default()
             },
             training: TrainConfig::default(),
-            mcmc: McmcSettings::default(),
+            mcmc: McmcSettings { init_resampling: Resampling::PerChain, ..Default::default() },
             dequantize: false,
             theta_space: ThetaSpace::Unconstrained,
         }

@@ -63,7 +63,8 @@ pub struct Args {
     init_candidates: Option<usize>,
     /// How the chain starts are drawn from the candidates: distinct (one pool, without
     /// replacement) or per_chain (a fresh pool and one importance-resampled start per chain, as
-    /// sbi's "resample" initialisation does) (nle/nre; default: lindley's).
+    /// sbi's "resample" initialisation does) (nle/nre; default: the method's, per_chain for NLE and
+    /// distinct for NRE).
     #[arg(long)]
     init_resampling: Option<String>,
     /// Write the 10,000 posterior samples here as CSV (header row of parameter names).
@@ -78,9 +79,9 @@ pub struct Args {
     json: Option<PathBuf>,
 }
 
-/// The MCMC settings: lindley's defaults, overridden by the flags given.
-fn mcmc_settings(args: &Args) -> Result<McmcSettings> {
-    let mut settings = McmcSettings::default();
+/// The MCMC settings: the method's defaults `base`, overridden by the flags given.
+fn mcmc_settings(args: &Args, base: McmcSettings) -> Result<McmcSettings> {
+    let mut settings = base;
     if let Some(chains) = args.chains {
         settings.chains = chains;
     }
@@ -183,7 +184,7 @@ fn train_and_draw(args: &Args, observation: ndarray::ArrayView1<f64>) -> Result<
             Ok((report, draw))
         }
         "nle" => {
-            let mut config = NleConfig { mcmc: mcmc_settings(args)?, ..Default::default() };
+            let mut config = NleConfig { mcmc: mcmc_settings(args, NleConfig::default().mcmc)?, ..Default::default() };
             config.training.seed = args.seed;
             print_mcmc_settings("NLE (MAF)", &config.mcmc);
             let mut nle = Nle::for_task(&task, config);
@@ -193,7 +194,8 @@ fn train_and_draw(args: &Args, observation: ndarray::ArrayView1<f64>) -> Result<
         }
         "nre" => {
             let loss = nre_loss(&args.nre_variant)?;
-            let mut config = NreConfig { mcmc: mcmc_settings(args)?, loss, ..Default::default() };
+            let mut config =
+                NreConfig { mcmc: mcmc_settings(args, NreConfig::default().mcmc)?, loss, ..Default::default() };
             config.training.seed = args.seed;
             let name = if matches!(config.loss, NreLoss::Binary) { "NRE-A" } else { "NRE-B (10 atoms)" };
             print_mcmc_settings(name, &config.mcmc);
@@ -279,23 +281,32 @@ mod tests {
 
     #[test]
     fn mcmc_flags_override_only_what_is_given() {
-        assert_eq!(mcmc_settings(&args(None, None, None, None)).unwrap(), McmcSettings::default());
-        let settings = mcmc_settings(&args(Some(20), Some(200), Some(1), Some(5_000))).unwrap();
+        assert_eq!(
+            mcmc_settings(&args(None, None, None, None), McmcSettings::default()).unwrap(),
+            McmcSettings::default()
+        );
+        let settings =
+            mcmc_settings(&args(Some(20), Some(200), Some(1), Some(5_000)), McmcSettings::default()).unwrap();
         assert_eq!((settings.chains, settings.warmup, settings.thin, settings.init_candidates), (20, 200, 1, 5_000));
         assert_eq!(settings.sampler, McmcSettings::default().sampler);
-        let partial = mcmc_settings(&args(Some(7), None, None, None)).unwrap();
+        let partial = mcmc_settings(&args(Some(7), None, None, None), McmcSettings::default()).unwrap();
         assert_eq!((partial.chains, partial.thin), (7, McmcSettings::default().thin));
         let per_chain = Args { init_resampling: Some("per_chain".into()), ..args(None, None, None, None) };
-        assert_eq!(mcmc_settings(&per_chain).unwrap().init_resampling, Resampling::PerChain);
+        assert_eq!(mcmc_settings(&per_chain, McmcSettings::default()).unwrap().init_resampling, Resampling::PerChain);
         let unknown = Args { init_resampling: Some("sir".into()), ..args(None, None, None, None) };
-        assert!(mcmc_settings(&unknown).unwrap_err().to_string().contains("unknown --init-resampling 'sir'"));
+        assert!(
+            mcmc_settings(&unknown, McmcSettings::default())
+                .unwrap_err()
+                .to_string()
+                .contains("unknown --init-resampling 'sir'")
+        );
     }
 
     #[test]
     fn zero_run_lengths_and_unknown_variants_are_rejected() {
-        assert!(mcmc_settings(&args(Some(0), None, None, None)).is_err());
-        assert!(mcmc_settings(&args(None, None, Some(0), None)).is_err());
-        assert!(mcmc_settings(&args(None, None, None, Some(0))).is_err());
+        assert!(mcmc_settings(&args(Some(0), None, None, None), McmcSettings::default()).is_err());
+        assert!(mcmc_settings(&args(None, None, Some(0), None), McmcSettings::default()).is_err());
+        assert!(mcmc_settings(&args(None, None, None, Some(0)), McmcSettings::default()).is_err());
         assert_eq!(nre_loss("a").unwrap(), NreLoss::Binary);
         assert_eq!(nre_loss("B").unwrap(), NreLoss::Contrastive { atoms: 10 });
         assert!(nre_loss("c").is_err());
