@@ -156,8 +156,9 @@ pub fn round_training_seed(seed: u64, round: usize) -> u64 {
 
 /// Run `config.rounds` rounds of simulate-and-train at `observation` with `budget` simulations in
 /// all, and return the last round's posterior. Round 1 draws θ from the prior; round r > 1 draws
-/// θ from the posterior of round r − 1 at the observation (or as [`RoundMethod::propose`] says). Round r's proposals use
-/// `substream(config.seed, 2r)`, its simulations the seed `substream(config.seed, 2r + 1)`.
+/// θ as [`RoundMethod::propose`] says (by default from the posterior of round r − 1 at the
+/// observation). Round r's proposals use `substream(config.seed, 2r)`, its simulations the seed
+/// `substream(config.seed, 2r + 1)`.
 /// `progress` gets the 1-based round number with every epoch.
 pub fn run_rounds<M: RoundMethod>(
     method: &mut M,
@@ -195,10 +196,9 @@ pub fn run_rounds<M: RoundMethod>(
         let (theta, warnings) = match &posterior {
             None => (method.prior().sample(n, &mut crate::rng::seeded(proposal_seed)), vec![]),
             Some(current) => {
-                let samples =
-                    method.propose(current, n, observation, proposal_seed, &config.sampling).map_err(|e| {
-                        Error::Sampling(format!("drawing the proposals of round {} from the posterior: {e}", round + 1))
-                    })?;
+                let samples = method
+                    .propose(current, n, observation, proposal_seed, &config.sampling)
+                    .map_err(|e| Error::Sampling(format!("drawing the proposals of round {}: {e}", round + 1)))?;
                 (samples.theta, samples.warnings)
             }
         };
