@@ -7,10 +7,10 @@
 //! deserialises the result, collecting the keys the type does not know, so a partial
 //! `[training]` table changes only the fields it names. A file that cannot be read alone but
 //! merges well is accepted: a table of a tagged enum that names fields of the base's variant
-//! without its `kind` (e.g. only `epsilon` of TSNPE's `[sequential]`). A table that names another variant than
-//! the base (a different `kind` or `family`, or another key of a one-key table such as an
-//! externally tagged enum) replaces the base's table instead: the base's fields belong to the
-//! other variant.
+//! without its `kind` (e.g. only `epsilon` of TSNPE's `[sequential]`). A table that names another
+//! variant than the base (a different `kind` or `family`, or another key of a one-key table such
+//! as an externally tagged enum) replaces the base's table instead: the base's fields belong to
+//! the other variant.
 
 use std::path::{Path, PathBuf};
 

@@ -176,9 +176,9 @@ impl DirectPosterior {
     /// `epsilon`-quantile of log q over [`SUPPORT_SAMPLES`] posterior samples (as sbi's density
     /// thresholder), so the region holds about 1 − ε of the posterior's mass. Drawn by rejection
     /// from the prior; when the region is too small a part of the prior for that (acceptance
-    /// below `options.min_acceptance`), by sampling importance resampling instead — 10·n
-    /// posterior samples inside the region, weighted by p(θ)/q(θ | x_o) and resampled — with a
-    /// warning.
+    /// below `options.min_acceptance`), by sampling importance resampling instead — the same
+    /// posterior samples, those inside the region weighted by p(θ)/q(θ | x_o) and resampled —
+    /// with a warning.
     pub fn sample_truncated_prior(
         &self,
         n: usize,
@@ -191,10 +191,11 @@ impl DirectPosterior {
             return Err(Error::InvalidInput(format!("the truncation's ε must lie in (0, 1), got {epsilon}")));
         }
         let start = Instant::now();
-        let reference = self.sample(SUPPORT_SAMPLES, observation, substream(seed, 0).random(), options)?;
-        let mut log_q = self.log_prob_estimator(reference.theta.view(), observation)?.to_vec();
-        log_q.sort_by(f64::total_cmp);
-        let threshold = log_q[((epsilon * log_q.len() as f64) as usize).min(log_q.len() - 1)];
+        let reference = self.sample(SUPPORT_SAMPLES, observation, substream(seed, 0).random(), options)?.theta;
+        let log_q = self.log_prob_estimator(reference.view(), observation)?;
+        let mut ordered = log_q.to_vec();
+        let rank = ((epsilon * ordered.len() as f64) as usize).min(ordered.len() - 1);
+        let threshold = *ordered.select_nth_unstable_by(rank, f64::total_cmp).1;
         let prior = &self.header.prior;
         let inside = |rows: ArrayView2<f64>| -> Result<Vec<bool>> {
             let values = self.log_prob_estimator(rows, observation)?;
@@ -207,9 +208,8 @@ impl DirectPosterior {
             samples.seconds = start.elapsed().as_secs_f64();
             return Ok(samples);
         };
-        let candidates = self.sample(10 * n, observation, substream(seed, 2).random(), options)?.theta;
-        let log_q = self.log_prob_estimator(candidates.view(), observation)?;
-        let mut log_weights = prior.log_prob(candidates.view()) - &log_q;
+        // The posterior samples that set the threshold serve as the candidates.
+        let mut log_weights = prior.log_prob(reference.view()) - &log_q;
         log_weights.zip_mut_with(&log_q, |w, &q| {
             if q < threshold {
                 *w = f64::NEG_INFINITY;
@@ -219,13 +219,13 @@ impl DirectPosterior {
             Error::Sampling("no posterior sample lies inside the prior and its highest-density region".into())
         })?;
         Ok(PosteriorSamples {
-            theta: candidates.select(Axis(0), &chosen),
+            theta: reference.select(Axis(0), &chosen),
             acceptance_rate: accepted as f64 / proposed.max(1) as f64,
             seconds: start.elapsed().as_secs_f64(),
             warnings: vec![format!(
                 "only {accepted} of {proposed} prior draws fall in the posterior's highest-density region; the \
                  truncated prior was drawn by importance resampling of {} posterior samples instead",
-                candidates.nrows()
+                reference.nrows()
             )],
         })
     }
