@@ -143,8 +143,7 @@ mod tests {
         assert_eq!(nested.mcmc.chains, NleConfig::default().mcmc.chains);
 
         // `train tsnpe` reads its file over truncated rounds, so ε alone is enough.
-        let tsnpe = NpeConfig { sequential: SequentialNpe::truncated(), ..Default::default() };
-        let npe: NpeConfig = file("[sequential]\nepsilon = 0.001\n").over(&tsnpe).unwrap();
+        let npe: NpeConfig = file("[sequential]\nepsilon = 0.001\n").over(&NpeConfig::tsnpe()).unwrap();
         assert_eq!(npe.sequential, SequentialNpe::Truncated { epsilon: 0.001 });
     }
 

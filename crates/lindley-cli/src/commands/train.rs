@@ -8,8 +8,8 @@ use lindley::data::Dataset;
 use lindley::distributions::Distribution;
 use lindley::flows::{EstimatorConfig, EstimatorKind};
 use lindley::inference::{
-    AnyPosterior, Nle, NleConfig, Npe, NpeConfig, Nre, NreConfig, NreLoss, RoundMethod, SequentialConfig,
-    SequentialNpe, ThetaSpace, Vae, VaeConfig, VaeKind, run_rounds,
+    AnyPosterior, Nle, NleConfig, Npe, NpeConfig, Nre, NreConfig, NreLoss, RoundMethod, SequentialConfig, ThetaSpace,
+    Vae, VaeConfig, VaeKind, run_rounds,
 };
 use lindley::mcmc::Sampler;
 use lindley::nn::{EmbeddingConfig, EmbeddingKind};
@@ -585,9 +585,8 @@ pub fn run(method: Method) -> Result<()> {
         })?,
         Method::Snpe(args) | Method::Tsnpe(args) => {
             // TSNPE is NPE with truncated rounds: its settings file is read over that default.
-            let sequential =
-                if matches!(method, Method::Tsnpe(_)) { SequentialNpe::truncated() } else { SequentialNpe::Atomic };
-            let config = args.common.npe_config(NpeConfig { sequential, ..Default::default() })?;
+            let base = if matches!(method, Method::Tsnpe(_)) { NpeConfig::tsnpe() } else { NpeConfig::default() };
+            let config = args.common.npe_config(base)?;
             let (posterior, report) = args.rounds.run(&args.common, |r| named!(Npe, r, config), label)?;
             (AnyPosterior::Direct(posterior), report)
         }

@@ -69,10 +69,11 @@ pub enum SequentialNpe {
     },
 }
 
-impl SequentialNpe {
-    /// TSNPE with sbi's ε = 10⁻⁴.
-    pub fn truncated() -> Self {
-        SequentialNpe::Truncated { epsilon: 1e-4 }
+impl NpeConfig {
+    /// The defaults with truncated sequential rounds (TSNPE, sbi's ε = 10⁻⁴): what `train tsnpe`
+    /// and `bench sbibm --method tsnpe` read their settings files over.
+    pub fn tsnpe() -> Self {
+        Self { sequential: SequentialNpe::Truncated { epsilon: 1e-4 }, ..Default::default() }
     }
 }
 

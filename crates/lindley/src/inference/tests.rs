@@ -531,7 +531,7 @@ mod sequential {
     use crate::inference::npe::atomic_loss;
     use crate::inference::sequential::{SequentialConfig, round_budget, run_rounds};
     use crate::inference::{
-        McmcSettings, Nle, NleConfig, Npe, NpeLoss, Nre, NreConfig, Posterior, SampleOptions, SequentialNpe,
+        McmcSettings, Nle, NleConfig, Npe, NpeConfig, NpeLoss, Nre, NreConfig, Posterior, SampleOptions,
     };
     use crate::rng::seeded;
     use crate::simulators::{Simulator, Task};
@@ -689,7 +689,7 @@ mod sequential {
         let observation = array![1.5, -1.4];
         let mut config = quick_config(EstimatorKind::Nsf);
         config.training.max_epochs = 40;
-        config.sequential = SequentialNpe::truncated();
+        config.sequential = NpeConfig::tsnpe().sequential;
         let rounds = SequentialConfig { rounds: 2, seed: 3, ..Default::default() };
         let mut tsnpe = Npe::for_task(&task, config);
         let (posterior, _) =

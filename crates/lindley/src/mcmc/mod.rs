@@ -160,6 +160,20 @@ pub enum Resampling {
     PerChain,
 }
 
+impl std::str::FromStr for Resampling {
+    type Err = Error;
+    /// Parses the settings-file names, `distinct` and `per_chain` (`per-chain` also accepted).
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "distinct" => Ok(Resampling::Distinct),
+            "per_chain" | "per-chain" => Ok(Resampling::PerChain),
+            other => Err(Error::InvalidInput(format!(
+                "unknown chain-start resampling '{other}'; choose distinct or per_chain"
+            ))),
+        }
+    }
+}
+
 /// The output of [`sample`].
 #[derive(Clone, Debug)]
 pub struct McmcRun {

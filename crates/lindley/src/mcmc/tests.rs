@@ -273,6 +273,15 @@ fn independent_starts_cluster_near_a_narrow_mode() {
 }
 
 #[test]
+fn resampling_rules_parse_by_their_settings_names() {
+    assert_eq!("distinct".parse::<Resampling>().unwrap(), Resampling::Distinct);
+    assert_eq!("per_chain".parse::<Resampling>().unwrap(), Resampling::PerChain);
+    assert_eq!("per-chain".parse::<Resampling>().unwrap(), Resampling::PerChain);
+    let error = "sir".parse::<Resampling>().unwrap_err().to_string();
+    assert!(error.contains("'sir'") && error.contains("per_chain"), "{error}");
+}
+
+#[test]
 fn resampling_reuses_candidates_when_too_few_have_mass() {
     // Only θ₀ > 0 has mass: with 6 candidates about 3 qualify, fewer than the 10 chains.
     let target = Broken { nan_above: f64::INFINITY, mass_above: 0.0 };

@@ -33,7 +33,7 @@ use lindley::diagnostics::c2st::{C2stConfig, c2st};
 use lindley::inference::abc::{AbcProblem, RejectionConfig, Resampling, SmcConfig, rejection_abc, smc_abc};
 use lindley::inference::{
     Nle, NleConfig, Npe, NpeConfig, Nre, NreConfig, NreLoss, Posterior, PosteriorSamples, RoundMethod, SampleOptions,
-    SequentialConfig, SequentialNpe, Vae, VaeConfig, VaeKind, run_rounds,
+    SequentialConfig, Vae, VaeConfig, VaeKind, run_rounds,
 };
 use lindley::simulators::{Task, sbibm};
 use lindley::train::EpochProgress;
@@ -173,10 +173,7 @@ impl Settings {
                 }
                 Settings::Vae(kind, file)
             }
-            "tsnpe" => Settings::Npe(crate::settings::read_over(
-                path,
-                NpeConfig { sequential: SequentialNpe::truncated(), ..Default::default() },
-            )?),
+            "tsnpe" => Settings::Npe(crate::settings::read_over(path, NpeConfig::tsnpe())?),
             _ => Settings::Npe(super::super::read_config(path)?),
         })
     }

@@ -66,7 +66,7 @@ pub struct Args {
     /// sbi's "resample" initialisation does) (nle/nre; default: the method's, per_chain for NLE and
     /// distinct for NRE).
     #[arg(long)]
-    init_resampling: Option<String>,
+    init_resampling: Option<Resampling>,
     /// Write the 10,000 posterior samples here as CSV (header row of parameter names).
     #[arg(long)]
     samples_out: Option<PathBuf>,
@@ -94,12 +94,8 @@ fn mcmc_settings(args: &Args, base: McmcSettings) -> Result<McmcSettings> {
     if let Some(candidates) = args.init_candidates {
         settings.init_candidates = candidates;
     }
-    if let Some(rule) = &args.init_resampling {
-        settings.init_resampling = match rule.as_str() {
-            "distinct" => Resampling::Distinct,
-            "per_chain" | "per-chain" => Resampling::PerChain,
-            other => bail!("unknown --init-resampling '{other}'; expected distinct or per_chain"),
-        };
+    if let Some(rule) = args.init_resampling {
+        settings.init_resampling = rule;
     }
     if settings.chains == 0 || settings.thin == 0 || settings.init_candidates == 0 {
         bail!(
@@ -291,15 +287,8 @@ mod tests {
         assert_eq!(settings.sampler, McmcSettings::default().sampler);
         let partial = mcmc_settings(&args(Some(7), None, None, None), McmcSettings::default()).unwrap();
         assert_eq!((partial.chains, partial.thin), (7, McmcSettings::default().thin));
-        let per_chain = Args { init_resampling: Some("per_chain".into()), ..args(None, None, None, None) };
+        let per_chain = Args { init_resampling: Some(Resampling::PerChain), ..args(None, None, None, None) };
         assert_eq!(mcmc_settings(&per_chain, McmcSettings::default()).unwrap().init_resampling, Resampling::PerChain);
-        let unknown = Args { init_resampling: Some("sir".into()), ..args(None, None, None, None) };
-        assert!(
-            mcmc_settings(&unknown, McmcSettings::default())
-                .unwrap_err()
-                .to_string()
-                .contains("unknown --init-resampling 'sir'")
-        );
     }
 
     #[test]
