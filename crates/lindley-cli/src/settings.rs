@@ -138,8 +138,8 @@ mod tests {
         );
         assert_ne!(expected.kind, lindley::flows::EstimatorConfig::default().kind);
 
-        let nested: NleConfig = file("[mcmc]\ninit_resampling = \"per_chain\"\n").over(&NleConfig::default()).unwrap();
-        assert_eq!(nested.mcmc.init_resampling, Resampling::PerChain);
+        let nested: NleConfig = file("[mcmc]\ninit_resampling = \"distinct\"\n").over(&NleConfig::default()).unwrap();
+        assert_eq!(nested.mcmc.init_resampling, Resampling::Distinct);
         assert_eq!(nested.mcmc.chains, NleConfig::default().mcmc.chains);
 
         // `train tsnpe` reads its file over truncated rounds, so ε alone is enough.
@@ -184,10 +184,10 @@ mod tests {
     fn every_shipped_settings_file_loads_for_its_method() {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
         let read = |name: &str| SettingsFile::read(&root.join(name)).unwrap();
-        for name in ["nle-made2", "nle-nsf", "nle-relu", "nle-reversed", "mcmc-init100k", "mcmc-per-chain"] {
+        for name in ["nle-made2", "nle-nsf", "nle-relu", "nle-reversed", "mcmc-init100k", "mcmc-per-chain", "mcmc-distinct"] {
             read(&format!("benches/configs/{name}.toml")).over(&NleConfig::default()).unwrap();
         }
-        for name in ["mcmc-init100k", "mcmc-per-chain"] {
+        for name in ["mcmc-init100k", "mcmc-per-chain", "mcmc-distinct"] {
             read(&format!("benches/configs/{name}.toml")).over(&NreConfig::default()).unwrap();
         }
         read("benches/configs/npe-deepsets-slcp.toml").over(&NpeConfig::default()).unwrap();

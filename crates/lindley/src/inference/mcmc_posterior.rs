@@ -63,7 +63,7 @@ impl Default for McmcSettings {
             warmup: 200,
             thin: 10,
             init_candidates: 10_000,
-            init_resampling: Resampling::Distinct,
+            init_resampling: Resampling::PerChain,
             max_rhat: 1.1,
             rhat_is_error: false,
         }

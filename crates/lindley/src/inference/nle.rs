@@ -25,7 +25,6 @@ use crate::distributions::Distribution;
 use crate::flows::{
     ConditionalDensity, ConditionalEstimator, EstimatorConfig, EstimatorKind, MadeActivation, MadeOrder, Standardizer,
 };
-use crate::mcmc::Resampling;
 use crate::nn::EmbeddingKind;
 use crate::rng::{seeded, substream};
 use crate::train::{EpochProgress, TrainConfig, TrainReport, train};
@@ -67,7 +66,7 @@ impl Default for NleConfig {
                 ..Default::default()
             },
             training: TrainConfig::default(),
-            mcmc: McmcSettings { init_resampling: Resampling::PerChain, ..Default::default() },
+            mcmc: McmcSettings::default(),
             dequantize: false,
             theta_space: ThetaSpace::Unconstrained,
         }

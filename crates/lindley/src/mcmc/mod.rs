@@ -148,7 +148,6 @@ pub enum Resampling {
     /// (Gumbel-top-k, Kool, van Hoof & Welling 2019) as long as there are enough candidates of
     /// positive weight, with replacement for the rest. Distinct starts, but when a few
     /// candidates carry almost all the weight the other starts come from low-weight regions.
-    #[default]
     Distinct,
     /// A fresh pool for every chain and one weighted draw from each, as sbi's "resample" init
     /// does (it is called once per chain): the starts are independent draws of the same
@@ -156,7 +155,8 @@ pub enum Resampling {
     /// (Independent draws from one shared pool would have the same distribution per start at
     /// the cost of one pool, but when one candidate carries almost all the weight every chain
     /// starts there; on SNLE lotka_volterra that sent all chains of one observation into a
-    /// wrong mode.)
+    /// wrong mode.) The default of every MCMC posterior.
+    #[default]
     PerChain,
 }
 

@@ -63,8 +63,7 @@ pub struct Args {
     init_candidates: Option<usize>,
     /// How the chain starts are drawn from the candidates: distinct (one pool, without
     /// replacement) or per_chain (a fresh pool and one importance-resampled start per chain, as
-    /// sbi's "resample" initialisation does) (nle/nre; default: the method's, per_chain for NLE and
-    /// distinct for NRE).
+    /// sbi's "resample" initialisation does) (nle/nre; default: per_chain).
     #[arg(long)]
     init_resampling: Option<Resampling>,
     /// Write the 10,000 posterior samples here as CSV (header row of parameter names).
@@ -287,8 +286,8 @@ mod tests {
         assert_eq!(settings.sampler, McmcSettings::default().sampler);
         let partial = mcmc_settings(&args(Some(7), None, None, None), McmcSettings::default()).unwrap();
         assert_eq!((partial.chains, partial.thin), (7, McmcSettings::default().thin));
-        let per_chain = Args { init_resampling: Some(Resampling::PerChain), ..args(None, None, None, None) };
-        assert_eq!(mcmc_settings(&per_chain, McmcSettings::default()).unwrap().init_resampling, Resampling::PerChain);
+        let distinct = Args { init_resampling: Some(Resampling::Distinct), ..args(None, None, None, None) };
+        assert_eq!(mcmc_settings(&distinct, McmcSettings::default()).unwrap().init_resampling, Resampling::Distinct);
     }
 
     #[test]
