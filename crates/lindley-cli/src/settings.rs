@@ -184,12 +184,16 @@ mod tests {
     fn every_shipped_settings_file_loads_for_its_method() {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
         let read = |name: &str| SettingsFile::read(&root.join(name)).unwrap();
-        for name in ["nle-made2", "nle-nsf", "nle-relu", "nle-reversed", "mcmc-init100k", "mcmc-per-chain", "mcmc-distinct"] {
+        for name in
+            ["nle-made2", "nle-nsf", "nle-relu", "nle-reversed", "mcmc-init100k", "mcmc-per-chain", "mcmc-distinct"]
+        {
             read(&format!("benches/configs/{name}.toml")).over(&NleConfig::default()).unwrap();
         }
-        for name in ["mcmc-init100k", "mcmc-per-chain", "mcmc-distinct"] {
-            read(&format!("benches/configs/{name}.toml")).over(&NreConfig::default()).unwrap();
-        }
+        let mcmc = |name: &str| read(&format!("benches/configs/{name}.toml")).over(&NreConfig::default()).unwrap().mcmc;
+        assert_eq!(mcmc("mcmc-per-chain").init_resampling, Resampling::PerChain);
+        assert_eq!(mcmc("mcmc-distinct").init_resampling, Resampling::Distinct);
+        let shared = mcmc("mcmc-init100k");
+        assert_eq!((shared.init_candidates, shared.init_resampling), (100_000, Resampling::Distinct));
         read("benches/configs/npe-deepsets-slcp.toml").over(&NpeConfig::default()).unwrap();
         let wide = read("benches/configs/cpvae-slcp-wide.toml")
             .over(&VaeConfig::for_sbibm_task(VaeKind::Conditional, "slcp"))
