@@ -78,9 +78,9 @@ pub struct Args {
     json: Option<PathBuf>,
 }
 
-/// The MCMC settings: the method's defaults `base`, overridden by the flags given.
-fn mcmc_settings(args: &Args, base: McmcSettings) -> Result<McmcSettings> {
-    let mut settings = base;
+/// The MCMC settings: lindley's defaults (shared by NLE and NRE), overridden by the flags given.
+fn mcmc_settings(args: &Args) -> Result<McmcSettings> {
+    let mut settings = McmcSettings::default();
     if let Some(chains) = args.chains {
         settings.chains = chains;
     }
@@ -179,7 +179,7 @@ fn train_and_draw(args: &Args, observation: ndarray::ArrayView1<f64>) -> Result<
             Ok((report, draw))
         }
         "nle" => {
-            let mut config = NleConfig { mcmc: mcmc_settings(args, NleConfig::default().mcmc)?, ..Default::default() };
+            let mut config = NleConfig { mcmc: mcmc_settings(args)?, ..Default::default() };
             config.training.seed = args.seed;
             print_mcmc_settings("NLE (MAF)", &config.mcmc);
             let mut nle = Nle::for_task(&task, config);
@@ -189,8 +189,7 @@ fn train_and_draw(args: &Args, observation: ndarray::ArrayView1<f64>) -> Result<
         }
         "nre" => {
             let loss = nre_loss(&args.nre_variant)?;
-            let mut config =
-                NreConfig { mcmc: mcmc_settings(args, NreConfig::default().mcmc)?, loss, ..Default::default() };
+            let mut config = NreConfig { mcmc: mcmc_settings(args)?, loss, ..Default::default() };
             config.training.seed = args.seed;
             let name = if matches!(config.loss, NreLoss::Binary) { "NRE-A" } else { "NRE-B (10 atoms)" };
             print_mcmc_settings(name, &config.mcmc);
@@ -276,25 +275,21 @@ mod tests {
 
     #[test]
     fn mcmc_flags_override_only_what_is_given() {
-        assert_eq!(
-            mcmc_settings(&args(None, None, None, None), McmcSettings::default()).unwrap(),
-            McmcSettings::default()
-        );
-        let settings =
-            mcmc_settings(&args(Some(20), Some(200), Some(1), Some(5_000)), McmcSettings::default()).unwrap();
+        assert_eq!(mcmc_settings(&args(None, None, None, None)).unwrap(), McmcSettings::default());
+        let settings = mcmc_settings(&args(Some(20), Some(200), Some(1), Some(5_000))).unwrap();
         assert_eq!((settings.chains, settings.warmup, settings.thin, settings.init_candidates), (20, 200, 1, 5_000));
         assert_eq!(settings.sampler, McmcSettings::default().sampler);
-        let partial = mcmc_settings(&args(Some(7), None, None, None), McmcSettings::default()).unwrap();
+        let partial = mcmc_settings(&args(Some(7), None, None, None)).unwrap();
         assert_eq!((partial.chains, partial.thin), (7, McmcSettings::default().thin));
         let distinct = Args { init_resampling: Some(Resampling::Distinct), ..args(None, None, None, None) };
-        assert_eq!(mcmc_settings(&distinct, McmcSettings::default()).unwrap().init_resampling, Resampling::Distinct);
+        assert_eq!(mcmc_settings(&distinct).unwrap().init_resampling, Resampling::Distinct);
     }
 
     #[test]
     fn zero_run_lengths_and_unknown_variants_are_rejected() {
-        assert!(mcmc_settings(&args(Some(0), None, None, None), McmcSettings::default()).is_err());
-        assert!(mcmc_settings(&args(None, None, Some(0), None), McmcSettings::default()).is_err());
-        assert!(mcmc_settings(&args(None, None, None, Some(0)), McmcSettings::default()).is_err());
+        assert!(mcmc_settings(&args(Some(0), None, None, None)).is_err());
+        assert!(mcmc_settings(&args(None, None, Some(0), None)).is_err());
+        assert!(mcmc_settings(&args(None, None, None, Some(0))).is_err());
         assert_eq!(nre_loss("a").unwrap(), NreLoss::Binary);
         assert_eq!(nre_loss("B").unwrap(), NreLoss::Contrastive { atoms: 10 });
         assert!(nre_loss("c").is_err());
